@@ -1,0 +1,498 @@
+"""Hidden graders for the batchnorm exercise.
+
+Every expected value comes from PyTorch itself (computed here, in the trusted process) or from a
+hand-checked fixture (shared/FACTS.md); student code runs only in the worker, via scenarios.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coursekit.grading.api import (Tolerance, exercise, expect, expect_close, expect_equal,
+                                   expect_raised, per_channel_data, points, seeded_randn, shape_text)
+
+pytestmark = exercise("batchnorm")
+
+SHAPES = {"2-D": (16, 8), "3-D": (8, 5, 7), "4-D": (16, 8, 5, 7)}   # 4-D has H != W
+FIXTURE_TOLERANCE = Tolerance(atol=2e-5, rtol=1e-5)   # the worked examples are printed to ~6 digits
+
+
+def on(x):
+    return f"a {shape_text(x.shape)} {str(x.dtype).replace('torch.', '')} input"
+
+
+def affine_params(channels, seed, dtype=torch.float32):
+    return (1.0 + 0.5 * seeded_randn(channels, seed=seed, dtype=dtype),
+            seeded_randn(channels, seed=seed + 1, dtype=dtype))
+
+
+def torch_batch_norm(x, weight=None, bias=None, training=True, momentum=0.1, eps=1e-5, stats=None):
+    """PyTorch's output and running statistics after one call (fresh zeros/ones stats by default)."""
+    channels = x.shape[1]
+    running_mean, running_var = stats or (torch.zeros(channels, dtype=x.dtype), torch.ones(channels, dtype=x.dtype))
+    running_mean, running_var = running_mean.clone(), running_var.clone()
+    out = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    return out, running_mean, running_var
+
+
+def fresh_stats(channels, dtype=torch.float32):
+    return torch.zeros(channels, dtype=dtype), torch.ones(channels, dtype=dtype)
+
+
+# --- batch_norm: the forward pass -------------------------------------------------------------
+
+def check_training_output(student, shape):
+    x = per_channel_data(*shape, seed=11)
+    got = student.run("batch_norm", x, *fresh_stats(shape[1]), training=True)
+    want, _, _ = torch_batch_norm(x)
+    expect_close(got.out, want, "training output", on=on(x),
+                 hint="normalise each channel (dim 1) with the mean and the biased variance "
+                      "taken over every other dim")
+
+
+@points(2, task="batch_norm")
+def test_training_output_2d(student):
+    """Training-mode output on (N, C) input matches PyTorch."""
+    check_training_output(student, SHAPES["2-D"])
+
+
+@points(2, task="batch_norm")
+def test_training_output_3d(student):
+    """Training-mode output on (N, C, L) input matches PyTorch (statistics over N and L)."""
+    check_training_output(student, SHAPES["3-D"])
+
+
+@points(2, task="batch_norm")
+def test_training_output_4d(student):
+    """Training-mode output on (N, C, H, W) input with H != W matches PyTorch."""
+    check_training_output(student, SHAPES["4-D"])
+
+
+@points(1, task="batch_norm")
+def test_float64_output(student):
+    """Training-mode output in float64 matches PyTorch to float64 precision, and stays float64."""
+    x = per_channel_data(*SHAPES["4-D"], seed=12, dtype=torch.float64)
+    got = student.run("batch_norm", x, *fresh_stats(x.shape[1], torch.float64), training=True)
+    want, _, _ = torch_batch_norm(x)
+    expect_close(got.out, want, "float64 training output", on=on(x),
+                 hint="create no float32 tensors along the way; let every value follow x's dtype")
+
+
+@points(2, task="batch_norm")
+def test_affine_weight_and_bias(student):
+    """weight (gamma) scales and bias (beta) shifts each channel after normalisation."""
+    x = per_channel_data(*SHAPES["3-D"], seed=13)
+    weight, bias = affine_params(x.shape[1], seed=14)
+    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), weight, bias, training=True)
+    want, _, _ = torch_batch_norm(x, weight, bias)
+    expect_close(got.out, want, "output with weight and bias", on=on(x),
+                 hint="out = weight * x_hat + bias, with weight and bias reshaped to (1, C, 1, ...)")
+
+
+@points(2, task="batch_norm")
+def test_running_mean_update(student):
+    """running_mean becomes (1 - momentum) * running_mean + momentum * batch mean, in place."""
+    x = per_channel_data(*SHAPES["4-D"], seed=15)
+    start_mean, start_var = seeded_randn(8, seed=16), 1.0 + seeded_randn(8, seed=17).abs()
+    got = student.run("batch_norm", x, start_mean, start_var, training=True, momentum=0.3)
+    _, want_mean, _ = torch_batch_norm(x, momentum=0.3, stats=(start_mean, start_var))
+    expect_close(got.running_mean, want_mean, "running_mean after one training call", on=on(x),
+                 hint="momentum weighs the new batch statistic, and the caller's tensor must change "
+                      "in place (mul_, add_), not be rebound to a new one")
+
+
+@points(3, task="batch_norm")
+def test_running_var_uses_unbiased_variance(student):
+    """running_var is updated with the unbiased batch variance (divide by n - 1)."""
+    x = per_channel_data(*SHAPES["3-D"], seed=18)
+    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), training=True, momentum=0.5)
+    _, _, want_var = torch_batch_norm(x, momentum=0.5)
+    expect_close(got.running_var, want_var, "running_var after one training call", on=on(x),
+                 hint="running_var stores the unbiased variance (divide by n - 1, n = values per "
+                      "channel); the normalisation itself uses the biased one")
+
+
+@points(2, task="batch_norm")
+def test_eval_uses_running_statistics(student):
+    """In eval mode the output uses running_mean and running_var, and they are not changed."""
+    x = per_channel_data(*SHAPES["4-D"], seed=19)
+    stats = (seeded_randn(8, seed=20), 0.5 + seeded_randn(8, seed=21).abs())
+    got = student.run("batch_norm", x, stats[0].clone(), stats[1].clone(), training=False)
+    want, _, _ = torch_batch_norm(x, training=False, stats=stats)
+    expect_close(got.out, want, "eval output", on=on(x),
+                 hint="with training=False, normalise with the running statistics, not the batch's")
+    expect_equal(got.running_mean, stats[0], "running_mean after an eval call",
+                 hint="eval mode must not update the running statistics")
+
+
+@points(2, task="batch_norm")
+def test_eps_inside_square_root(student):
+    """eps is added to the variance inside the square root: 1 / sqrt(var + eps)."""
+    x = 0.3 * seeded_randn(*SHAPES["2-D"], seed=22)
+    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), training=True, eps=0.1)
+    want, _, _ = torch_batch_norm(x, eps=0.1)
+    expect_close(got.out, want, "training output with eps = 0.1", on=on(x),
+                 hint="eps goes under the root: (x - mean) / sqrt(var + eps)")
+
+
+@points(2, task="batch_norm")
+def test_hand_computed_example(student):
+    """The worked example: x = [[1, 2], [3, 6], [5, 10]] through fresh statistics, then in eval."""
+    x = torch.tensor([[1.0, 2.0], [3.0, 6.0], [5.0, 10.0]])
+    got = student.run("batch_norm", x, *fresh_stats(2), training=True)
+    expect_close(got.out, torch.tensor([[-1.22474, -1.22474], [0.0, 0.0], [1.22474, 1.22474]]),
+                 "training output of the worked example", hint="each column has mean 3 or 6 and "
+                 "biased variance 8/3 or 32/3", tolerance=FIXTURE_TOLERANCE)
+    expect_close(got.running_mean, torch.tensor([0.3, 0.6]), "running_mean of the worked example",
+                 tolerance=FIXTURE_TOLERANCE)
+    expect_close(got.running_var, torch.tensor([1.3, 2.5]), "running_var of the worked example",
+                 hint="0.9 * 1 + 0.1 * 4 (the unbiased variance of 1, 3, 5) = 1.3",
+                 tolerance=FIXTURE_TOLERANCE)
+    evaluated = student.run("batch_norm", x, got.running_mean, got.running_var, training=False)
+    expect_close(evaluated.out[:, 0], torch.tensor([0.61394, 2.36805, 4.12216]),
+                 "eval output of the worked example (column 0)", tolerance=FIXTURE_TOLERANCE)
+
+
+@points(2, task="batch_norm")
+def test_successive_training_calls(student):
+    """Four successive training calls accumulate the running statistics as PyTorch does."""
+    xs = [per_channel_data(*SHAPES["3-D"], seed=30 + i) * (i + 1) for i in range(4)]
+    got = student.run("batch_norm_repeated", xs, *fresh_stats(5), training=True, momentum=0.2)
+    stats = fresh_stats(5)
+    for i, x in enumerate(xs):
+        want, *stats = torch_batch_norm(x, momentum=0.2, stats=stats)
+        expect_close(got.outs[i], want, f"output of training call {i + 1}", on=on(x))
+    expect_close(got.running_mean, stats[0], "running_mean after four training calls")
+    expect_close(got.running_var, stats[1], "running_var after four training calls")
+
+
+@points(1, task="batch_norm")
+def test_training_without_running_statistics(student):
+    """With running_mean = running_var = None, training mode normalises with the batch statistics."""
+    x = per_channel_data(*SHAPES["4-D"], seed=23)
+    got = student.run("batch_norm", x, None, None, training=True)
+    want = F.batch_norm(x, None, None, training=True)
+    expect_close(got.out, want, "training output without running statistics", on=on(x),
+                 hint="only update the running statistics when they are given")
+
+
+@points(1, task="batch_norm")
+def test_one_value_per_channel_raises(student):
+    """Training on a single value per channel raises ValueError (its variance is undefined)."""
+    error = student.raises("batch_norm", torch.ones(1, 4), *fresh_stats(4), training=True)
+    expect_raised(error, ValueError, "training on a (1, 4) input",
+                  hint="keep the given check that rejects n <= 1 values per channel")
+
+
+@points(1, task="batch_norm")
+def test_input_not_modified(student):
+    """batch_norm never changes its input x."""
+    x = per_channel_data(*SHAPES["4-D"], seed=24)
+    weight, bias = affine_params(8, seed=25)
+    got = student.run("batch_norm", x, *fresh_stats(8), weight, bias, training=True)
+    expect(got.x_unchanged, "x was modified in place by batch_norm",
+           hint="build new tensors (x - mean) instead of in-place ops on x (x -= mean)")
+
+
+@points(2, task="batch_norm")
+def test_autograd_gradients(student):
+    """Autograd through batch_norm gives PyTorch's gradients for x, weight and bias."""
+    x = per_channel_data(*SHAPES["3-D"], seed=26)
+    weight, bias = affine_params(5, seed=27)
+    grad_out = seeded_randn(*x.shape, seed=28)
+    got = student.run("batch_norm_gradients", x, weight, bias, grad_out)
+    want = torch_gradients(x, weight, bias, grad_out)
+    for name in ("grad_x", "grad_weight", "grad_bias"):
+        expect_close(got[name], want[name], f"autograd {name}", on=on(x),
+                     hint="use differentiable tensor operations only (no .item(), .numpy() or .data)")
+
+
+@points(1, task="batch_norm")
+def test_running_statistics_have_no_history(student):
+    """Updating the running statistics records no autograd history, even when x requires grad."""
+    x = per_channel_data(*SHAPES["2-D"], seed=29)
+    weight, bias = affine_params(8, seed=30)
+    got = student.run("batch_norm_gradients", x, weight, bias, torch.ones(*x.shape), *fresh_stats(8))
+    expect(not got.running_stats_have_history,
+           "running_mean or running_var requires grad after a training call",
+           hint="update them under torch.no_grad(), or from detached batch statistics")
+
+
+def torch_gradients(x, weight, bias, grad_out):
+    x, weight, bias = (t.clone().requires_grad_() for t in (x, weight, bias))
+    F.batch_norm(x, None, None, weight, bias, training=True).backward(grad_out)
+    return {"grad_x": x.grad, "grad_weight": weight.grad, "grad_bias": bias.grad}
+
+
+# --- batch_norm_backward: gradients by hand ---------------------------------------------------
+
+def check_backward(student, shape, seed, dtype=torch.float32):
+    x = per_channel_data(*shape, seed=seed, dtype=dtype)
+    weight, _ = affine_params(shape[1], seed=seed + 1, dtype=dtype)
+    bias = torch.zeros(shape[1], dtype=dtype)
+    grad_out = seeded_randn(*shape, seed=seed + 2, dtype=dtype)
+    got = student.run("batch_norm_backward", grad_out, x, weight, 1e-5)
+    want = torch_gradients(x, weight, bias, grad_out)
+    hint = ("the batch mean and variance depend on x: grad_x has three terms, "
+            "inv_std / n * (n * g - sum(g) - x_hat * sum(g * x_hat))")
+    for name in ("grad_x", "grad_weight", "grad_bias"):
+        expect_close(got[name], want[name], name, on=on(x), hint=hint)
+
+
+@points(3, task="batch_norm_backward")
+def test_backward_2d(student):
+    """batch_norm_backward on (N, C) input gives PyTorch's gradients for x, weight and bias."""
+    check_backward(student, SHAPES["2-D"], seed=40)
+
+
+@points(3, task="batch_norm_backward")
+def test_backward_4d_float64(student):
+    """batch_norm_backward on (N, C, H, W) float64 input, H != W, gives PyTorch's gradients."""
+    check_backward(student, SHAPES["4-D"], seed=43, dtype=torch.float64)
+
+
+@points(2, task="batch_norm_backward")
+def test_backward_hand_computed_example(student):
+    """The worked example's gradients: x = [[1, 2], [3, 6], [5, 10]], grad_out = [[1, 0], [0, 0], [0, 2]]."""
+    x = torch.tensor([[1.0, 2.0], [3.0, 6.0], [5.0, 10.0]])
+    grad_out = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 2.0]])
+    got = student.run("batch_norm_backward", grad_out, x, torch.ones(2), 1e-5)
+    expect_close(got.grad_x[:, 0], torch.tensor([0.102063, -0.204124, 0.102061]),
+                 "grad_x (column 0) of the worked example", tolerance=FIXTURE_TOLERANCE)
+    expect_close(got.grad_weight, torch.tensor([-1.22474, 2.44949]), "grad_weight of the worked example",
+                 hint="grad_weight = sum of grad_out * x_hat per channel", tolerance=FIXTURE_TOLERANCE)
+    expect_close(got.grad_bias, torch.tensor([1.0, 2.0]), "grad_bias of the worked example",
+                 tolerance=FIXTURE_TOLERANCE)
+
+
+@points(2, task="batch_norm_backward")
+def test_backward_without_weight(student):
+    """Without a weight, grad_x is that of weight = 1, and grad_weight and grad_bias are None."""
+    x = per_channel_data(*SHAPES["3-D"], seed=46)
+    grad_out = seeded_randn(*x.shape, seed=47)
+    got = student.run("batch_norm_backward", grad_out, x, None, 1e-5)
+    want = torch_gradients(x, torch.ones(5), torch.zeros(5), grad_out)
+    expect_close(got.grad_x, want["grad_x"], "grad_x without weight", on=on(x))
+    expect(got.grad_weight is None and got.grad_bias is None,
+           "grad_weight and grad_bias should be None when weight is None")
+
+
+# --- BatchNormFunction ------------------------------------------------------------------------
+
+@points(2, task="BatchNormFunction")
+def test_function_forward(student):
+    """BatchNormFunction.apply(x, weight, bias, eps) returns the training-mode output."""
+    x = per_channel_data(*SHAPES["4-D"], seed=50)
+    weight, bias = affine_params(8, seed=51)
+    got = student.run("function_forward", x, weight, bias, 1e-5)
+    want, _, _ = torch_batch_norm(x, weight, bias)
+    expect_close(got.out, want, "BatchNormFunction output", on=on(x))
+
+
+@points(4, task="BatchNormFunction")
+def test_function_jacobians_float64(student):
+    """In float64, BatchNormFunction's Jacobians match PyTorch's (a gradcheck against the oracle)."""
+    x = per_channel_data(4, 3, 2, seed=52, dtype=torch.float64)
+    weight, bias = affine_params(3, seed=53, dtype=torch.float64)
+    got = student.run("function_jacobians", x, weight, bias, 1e-5)
+    want = torch.autograd.functional.jacobian(
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-5), (x, weight, bias))
+    for name, jacobian in zip(("x", "weight", "bias"), want):
+        expect_close(got[name], jacobian, f"Jacobian with respect to {name}", on=on(x),
+                     hint="backward returns one gradient per forward input (x, weight, bias, eps), "
+                          "from batch_norm_backward")
+
+
+# --- BatchNorm1d / BatchNorm2d: drop-in modules -----------------------------------------------
+
+def torch_module(class_name, options):
+    return getattr(nn, class_name)(**options)
+
+
+@points(2, task="BatchNorm1d")
+def test_initial_parameters_and_buffers(student):
+    """A fresh BatchNorm1d has torch's parameters and buffers: names, shapes, dtypes and values."""
+    got = student.run("module_state", "BatchNorm1d", {"num_features": 6})
+    want = torch_module("BatchNorm1d", {"num_features": 6})
+    expect_equal(sorted(got.parameters), ["bias", "weight"], "parameter names")
+    for name, value in want.state_dict().items():
+        expect_equal(got.state_dict.get(name), value, f"initial {name}",
+                     hint="weight 1, bias 0, running_mean 0, running_var 1, "
+                          "num_batches_tracked a 0-d long tensor holding 0")
+
+
+@points(2, task="BatchNorm1d")
+def test_state_dict_keys(student):
+    """state_dict has exactly torch's keys, in torch's order."""
+    got = student.run("module_state", "BatchNorm1d", {"num_features": 6})
+    expect_equal(list(got.state_dict), list(torch_module("BatchNorm1d", {"num_features": 6}).state_dict()),
+                 "state_dict keys", hint="register weight and bias as Parameters and the three statistics "
+                                         "as buffers, in that order")
+
+
+@points(2, task="BatchNorm1d")
+def test_state_dict_loads_both_ways(student):
+    """A state_dict from torch's BatchNorm1d loads into yours and back, and gives the same eval output."""
+    reference = torch_module("BatchNorm1d", {"num_features": 5})
+    for i in range(3):
+        reference(per_channel_data(*SHAPES["3-D"], seed=60 + i))
+    reference.eval()
+    x = per_channel_data(*SHAPES["3-D"], seed=63)
+    got = student.run("module_run", "BatchNorm1d", {"num_features": 5}, [x], ["eval"],
+                      state_dict=dict(reference.state_dict()))
+    expect_close(got.outs[0], reference(x), "eval output after loading torch's state_dict", on=on(x))
+    fresh = torch_module("BatchNorm1d", {"num_features": 5})
+    fresh.load_state_dict(got.state_dict)       # raises on missing or unexpected keys
+    for name, value in reference.state_dict().items():
+        expect_equal(fresh.state_dict()[name], value, f"{name} after the round trip")
+
+
+def check_module_training(student, class_name, shape, seed, steps=3, options=None):
+    options = {"num_features": shape[1], **(options or {})}
+    xs = [per_channel_data(*shape, seed=seed + i) * (1 + i) for i in range(steps)]
+    xs.append(per_channel_data(*shape, seed=seed + steps))
+    modes = ["train"] * steps + ["eval"]
+    got = student.run("module_run", class_name, options, xs, modes)
+    reference = torch_module(class_name, options)
+    for i, (x, mode) in enumerate(zip(xs, modes)):
+        reference.train(mode == "train")
+        expect_close(got.outs[i], reference(x), f"{mode} output of call {i + 1}", on=on(x))
+    for name, value in reference.state_dict().items():
+        check = expect_close if value.is_floating_point() else expect_equal
+        check(got.state_dict.get(name), value, f"{name} after {steps} training calls")
+
+
+@points(3, task="BatchNorm1d")
+def test_module_training_then_eval_2d(student):
+    """BatchNorm1d on (N, C): three training calls then eval match torch, outputs and buffers."""
+    check_module_training(student, "BatchNorm1d", SHAPES["2-D"], seed=70)
+
+
+@points(2, task="BatchNorm1d")
+def test_module_training_then_eval_3d(student):
+    """BatchNorm1d on (N, C, L): three training calls then eval match torch, outputs and buffers."""
+    check_module_training(student, "BatchNorm1d", SHAPES["3-D"], seed=74)
+
+
+@points(3, task="BatchNorm1d")
+def test_momentum_none_is_cumulative_average(student):
+    """momentum=None keeps a cumulative average: after x then 2x, running_mean = 1.5 * mean(x)."""
+    check_module_training(student, "BatchNorm1d", SHAPES["2-D"], seed=78, options={"momentum": None})
+
+
+@points(2, task="BatchNorm1d")
+def test_track_running_stats_false(student):
+    """track_running_stats=False: no statistics buffers, and batch statistics in eval mode too."""
+    options = {"num_features": 5, "track_running_stats": False}
+    state = student.run("module_state", "BatchNorm1d", options)
+    expect_equal(sorted(state.state_dict), ["bias", "weight"], "state_dict keys without running stats",
+                 hint="register running_mean, running_var and num_batches_tracked as None buffers")
+    check_module_training(student, "BatchNorm1d", SHAPES["3-D"], seed=82, steps=1,
+                          options={"track_running_stats": False})
+
+
+@points(2, task="BatchNorm1d")
+def test_affine_false(student):
+    """affine=False: no parameters (weight and bias are None), output not scaled or shifted."""
+    state = student.run("module_state", "BatchNorm1d", {"num_features": 5, "affine": False})
+    expect_equal(sorted(state.parameters), [], "parameters with affine=False")
+    expect("weight" in state.none_attributes and "bias" in state.none_attributes,
+           "weight and bias should be None with affine=False",
+           hint="register_parameter('weight', None)")
+    check_module_training(student, "BatchNorm1d", SHAPES["2-D"], seed=85, steps=2,
+                          options={"affine": False})
+
+
+@points(1, task="BatchNorm1d")
+def test_repr_matches_torch(student):
+    """repr(BatchNorm1d(...)) reads exactly like torch's."""
+    options = {"num_features": 7, "eps": 1e-3, "momentum": None, "affine": False}
+    got = student.run("module_state", "BatchNorm1d", options)
+    expect_equal(got.repr, repr(torch_module("BatchNorm1d", options)), "repr")
+
+
+@points(1, task="BatchNorm1d")
+def test_dtype_argument(student):
+    """dtype=torch.float64 makes float64 parameters and statistics (num_batches_tracked stays long)."""
+    got = student.run("module_state", "BatchNorm1d", {"num_features": 3, "dtype": torch.float64})
+    want = torch_module("BatchNorm1d", {"num_features": 3, "dtype": torch.float64})
+    for name, value in want.state_dict().items():
+        expect_equal(got.state_dict.get(name), value, f"{name} with dtype=torch.float64")
+
+
+@points(2, task="BatchNorm1d")
+def test_module_gradients(student):
+    """Backpropagating through BatchNorm1d gives torch's gradients for x, weight and bias."""
+    x = per_channel_data(*SHAPES["2-D"], seed=88)
+    grad_out = seeded_randn(*x.shape, seed=89)
+    got = student.run("module_gradients", "BatchNorm1d", {"num_features": 8}, x, grad_out)
+    want = torch_gradients(x, torch.ones(8), torch.zeros(8), grad_out)
+    for name in ("grad_x", "grad_weight", "grad_bias"):
+        expect_close(got[name], want[name], f"module {name}", on=on(x))
+
+
+@points(2, task="BatchNorm2d")
+def test_batchnorm2d_non_square(student):
+    """BatchNorm2d on (N, C, H, W) with H != W: training then eval match torch, outputs and buffers."""
+    check_module_training(student, "BatchNorm2d", SHAPES["4-D"], seed=90)
+
+
+@points(2, task="BatchNorm2d")
+def test_wrong_input_rank_raises(student):
+    """BatchNorm1d rejects 4-D input and BatchNorm2d rejects 3-D input with ValueError."""
+    error = student.raises("module_run", "BatchNorm1d", {"num_features": 8},
+                           [torch.ones(2, 8, 3, 3)], ["train"])
+    expect_raised(error, ValueError, "BatchNorm1d on 4-D input")
+    error = student.raises("module_run", "BatchNorm2d", {"num_features": 8},
+                           [torch.ones(2, 8, 3)], ["train"])
+    expect_raised(error, ValueError, "BatchNorm2d on 3-D input",
+                  hint="BatchNorm2d._check_input_dim accepts only 4-D input")
+
+
+# --- MLPWithBatchNorm -------------------------------------------------------------------------
+
+class TorchMLPWithBatchNorm(nn.Module):
+    """The lecture's model built from torch's own layers: the oracle."""
+
+    def __init__(self, in_features, hidden_features, out_features):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.bn1 = nn.BatchNorm1d(hidden_features)
+        self.fc2 = nn.Linear(hidden_features, hidden_features)
+        self.bn2 = nn.BatchNorm1d(hidden_features)
+        self.fc3 = nn.Linear(hidden_features, out_features)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.fc1(x)))
+        x = torch.relu(self.bn2(self.fc2(x)))
+        return self.fc3(x)
+
+
+@points(2, task="MLPWithBatchNorm")
+def test_mlp_structure(student):
+    """MLPWithBatchNorm has fc1, bn1, fc2, bn2, fc3, with your BatchNorm1d, sized like the lecture's."""
+    got = student.run("mlp_structure", 12, 16, 3)
+    names = [name for name, _, _ in got.children]
+    expect_equal(names, ["fc1", "bn1", "fc2", "bn2", "fc3"], "the model's layers, in order")
+    for name, class_name, is_yours in got.children:
+        if name.startswith("bn"):
+            expect(class_name == "BatchNorm1d" and is_yours, f"{name} should be your BatchNorm1d",
+                   hint="build bn1 and bn2 from the BatchNorm1d class in this file")
+    want = {name: list(t.shape) for name, t in TorchMLPWithBatchNorm(12, 16, 3).state_dict().items()}
+    expect_equal(got.state_shapes, want, "state_dict shapes")
+
+
+@points(2, task="MLPWithBatchNorm")
+def test_mlp_forward(student):
+    """With the same weights, MLPWithBatchNorm matches the lecture's model in training and eval."""
+    torch.manual_seed(0)
+    reference = TorchMLPWithBatchNorm(12, 16, 3)
+    state = {name: value.clone() for name, value in reference.state_dict().items()}
+    xs = [per_channel_data(20, 12, seed=95 + i) for i in range(3)]
+    modes = ["train", "train", "eval"]
+    got = student.run("mlp_run", (12, 16, 3), state, xs, modes)
+    for i, (x, mode) in enumerate(zip(xs, modes)):
+        reference.train(mode == "train")
+        expect_close(got.outs[i], reference(x), f"{mode} logits of call {i + 1}", on=on(x),
+                     hint="Linear -> BatchNorm1d -> ReLU, twice, then the last Linear")
+

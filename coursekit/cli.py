@@ -1,0 +1,68 @@
+"""`python -m coursekit`: the kit's instructor commands.
+
+    check-course          validate course.yml against the reference solutions
+    release [ID ...]      release exercises to assignments/ through nbgrader (default: all)
+"""
+
+import argparse
+import ast
+import sys
+
+from coursekit import paths
+from coursekit.config import CourseConfigError, load_course
+from coursekit.release import ReleaseError, release
+
+
+def course_problems(course):
+    """Ways course.yml disagrees with solutions/: missing modules, tasks that name nothing."""
+    problems = []
+    for index, exercise in enumerate(course.exercises):
+        module = paths.SOLUTIONS / exercise.id / exercise.module_file
+        if not module.is_file():
+            problems.append(f"exercises[{index}].id: no reference solution at {module.relative_to(paths.REPO_ROOT)}")
+            continue
+        names = {node.name for node in ast.parse(module.read_text(encoding="utf-8")).body
+                 if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        for task in exercise.tasks:
+            if task not in names:
+                problems.append(f"exercises[{index}].tasks.{task}: {exercise.module_file} defines no "
+                                f"function or class named {task}")
+    return problems
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default=str(paths.COURSE_FILE), help="the course file")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("check-course", help="validate course.yml against the reference solutions")
+    release_parser = commands.add_parser("release", help="release exercises to assignments/")
+    release_parser.add_argument("ids", nargs="*", help="exercise ids (default: all)")
+    args = parser.parse_args(argv)
+
+    try:
+        course = load_course(args.course)
+    except CourseConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    problems = course_problems(course)
+    if problems:
+        print("error: " + "\n       ".join(f"{course.path.name}: {p}" for p in problems), file=sys.stderr)
+        return 2
+    if args.command == "check-course":
+        print(f"{course.path.name}: {len(course.exercises)} exercises, "
+              f"{sum(e.points for e in course.exercises)} points, all consistent")
+        return 0
+    unknown = [exercise_id for exercise_id in args.ids if exercise_id not in course.ids]
+    if unknown:
+        print(f"error: unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})",
+              file=sys.stderr)
+        return 2
+    for exercise_id in args.ids or course.ids:
+        try:
+            released = release(course.exercise(exercise_id))
+        except ReleaseError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"released {exercise_id} -> {released.relative_to(paths.REPO_ROOT)}")
+    return 0

@@ -1,0 +1,208 @@
+"""The pytest plugin behind `pytest autograder`: options, the `student` fixture, scores, reports.
+
+Options:
+    --submission DIR      grade DIR (holding <id>/<id>.py or <id>.py); default: assignments/
+    --solutions           grade the reference solutions in solutions/
+    --results-json PATH   write Gradescope's results.json to PATH
+    --course PATH         the course file (default: course.yml beside autograder/)
+Markers: `exercise(id)` on a grader module, `points(n, task=...)` on each grader test.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from coursekit import paths
+from coursekit.config import CourseConfigError, load_course
+from coursekit.grading.failures import GradingFailure
+from coursekit.grading.process import WorkerSpec
+from coursekit.grading.report import summary_lines
+from coursekit.grading.results import TestOutcome, exercise_scores, gradescope_results, write_json_atomically
+from coursekit.grading.student import Student
+from coursekit.grading.submission import find_module_file, missing_file_message
+
+__all__ = ["pytest_addoption", "pytest_configure", "pytest_collection_modifyitems", "student",
+           "pytest_runtest_makereport", "pytest_terminal_summary", "pytest_sessionfinish"]
+
+_SESSION = pytest.StashKey()
+
+
+def points(value, *, task):
+    """Mark a grader test as worth `value` points towards `task` (a name from course.yml)."""
+    return pytest.mark.points(value, task=task)
+
+
+def exercise(exercise_id):
+    """Mark a grader module as grading the exercise `exercise_id` (use as `pytestmark`)."""
+    return pytest.mark.exercise(exercise_id)
+
+
+class GradingSession:
+    """Everything one grading run knows: the course, the submission, workers, outcomes."""
+
+    def __init__(self, course, submission_root):
+        self.course = course
+        self.submission_root = Path(submission_root)
+        self.students = {}
+        self.outcomes = []
+        self.started = time.monotonic()
+
+    def student(self, exercise_id, scenarios_file):
+        if exercise_id not in self.students:
+            exercise_config = self.course.exercise(exercise_id)
+            module_file = find_module_file(self.submission_root, exercise_config)
+            if module_file is None:
+                handle = Student(exercise_config, None, missing_file_message(self.submission_root, exercise_config))
+            else:
+                spec = WorkerSpec(module_name=exercise_id, student_file=module_file,
+                                  scenarios_file=scenarios_file,
+                                  forbidden=exercise_config.forbidden.as_plain())
+                handle = Student(exercise_config, spec)
+            self.students[exercise_id] = handle
+        return self.students[exercise_id]
+
+    def close(self):
+        for handle in self.students.values():
+            handle.close()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("grading", "course kit grading")
+    group.addoption("--submission", metavar="DIR", help="grade DIR (holding <id>/<id>.py or <id>.py)")
+    group.addoption("--solutions", action="store_true", help="grade the reference solutions")
+    group.addoption("--results-json", metavar="PATH", help="write Gradescope's results.json to PATH")
+    group.addoption("--course", metavar="PATH", help="the course file (default: course.yml)")
+
+
+def _submission_root(config):
+    chosen = config.getoption("--submission")
+    if chosen and config.getoption("--solutions"):
+        raise pytest.UsageError("give either --submission DIR or --solutions, not both")
+    if config.getoption("--solutions"):
+        return paths.SOLUTIONS
+    if chosen:
+        root = Path(chosen)
+        if not root.is_dir():
+            raise pytest.UsageError(f"--submission {chosen}: no such folder")
+        return root
+    return paths.ASSIGNMENTS
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "points(n, task): points a grader test is worth, and its task")
+    config.addinivalue_line("markers", "exercise(id): the exercise a grader module grades")
+    try:
+        course = load_course(config.getoption("--course") or paths.COURSE_FILE)
+    except CourseConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[_SESSION] = GradingSession(course, _submission_root(config))
+
+
+def _marker_arg(item, name):
+    marker = item.get_closest_marker(name)
+    return marker if marker is not None else None
+
+
+def _describe(item):
+    doc = (getattr(item.function, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Check every grader is marked and documented, and that its points agree with course.yml."""
+    grading = config.stash[_SESSION]
+    course = grading.course
+    awarded = {}
+    problems = []
+    for item in items:
+        exercise_marker, points_marker = _marker_arg(item, "exercise"), _marker_arg(item, "points")
+        if exercise_marker is None or points_marker is None or not _describe(item):
+            problems.append(f"{item.nodeid}: a grader needs an exercise marker, a points marker "
+                            "and a docstring whose first line the student reads")
+            continue
+        exercise_id = exercise_marker.args[0]
+        if exercise_id not in course.ids:
+            problems.append(f"{item.nodeid}: exercise {exercise_id!r} is not in {course.path.name}")
+            continue
+        task = points_marker.kwargs["task"]
+        tasks = awarded.setdefault(exercise_id, {})
+        tasks[task] = tasks.get(task, 0) + points_marker.args[0]
+    for exercise_id, tasks in awarded.items():
+        index = course.ids.index(exercise_id)
+        declared = course.exercise(exercise_id).tasks
+        for task in sorted(set(tasks) | set(declared)):
+            if tasks.get(task, 0) != declared.get(task, 0):
+                problems.append(f"{course.path.name}: exercises[{index}].tasks.{task}: "
+                                f"{declared.get(task, 0)} points here, but the graders award {tasks.get(task, 0)}")
+    if problems:
+        raise pytest.UsageError("the graders do not match the course file:\n  " + "\n  ".join(problems))
+
+
+@pytest.fixture
+def student(request):
+    """The exercise under test, in the submission being graded."""
+    grading = request.config.stash[_SESSION]
+    exercise_id = request.node.get_closest_marker("exercise").args[0]
+    scenarios = Path(request.node.fspath).parent / "scenarios" / f"{exercise_id}.py"
+    return grading.student(exercise_id, scenarios)
+
+
+def _outcome(item, report, grading):
+    exercise_id = item.get_closest_marker("exercise").args[0]
+    points_marker = item.get_closest_marker("points")
+    maximum = float(points_marker.args[0])
+    base = dict(nodeid=item.nodeid, name=_describe(item), exercise=exercise_id,
+                task=points_marker.kwargs["task"], max_score=maximum)
+    if report.passed:
+        return TestOutcome(score=maximum, status="passed", feedback="", **base)
+    if report.skipped:
+        return TestOutcome(score=0.0, status="not graded", feedback="this test was skipped", **base)
+    error = getattr(report, "_grading_failure", None)
+    if error is not None:
+        return TestOutcome(score=0.0, status=error.status, feedback=error.feedback(), **base)
+    return TestOutcome(score=0.0, status="grader error",
+                       feedback="the grader itself failed on this test; course staff have been told", **base)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if item.get_closest_marker("points") is None:
+        return
+    failure = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(failure, GradingFailure):
+        report._grading_failure = failure
+        report.longrepr = f"[{failure.status}] {_describe(item)}\n{failure.feedback()}"
+    grading = item.config.stash[_SESSION]
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        grading.outcomes.append(_outcome(item, report, grading))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    grading = config.stash.get(_SESSION, None)
+    if grading is None or not grading.outcomes:
+        return
+    ids = [exercise.id for exercise in grading.course.exercises
+           if any(outcome.exercise == exercise.id for outcome in grading.outcomes)]
+    terminalreporter.section(f"scores: {grading.submission_root}")
+    for line in summary_lines(exercise_scores(grading.outcomes, ids), grading.outcomes):
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    grading = session.config.stash.get(_SESSION, None)
+    if grading is None:
+        return
+    grading.close()
+    target = session.config.getoption("--results-json")
+    if target:
+        ids = [exercise.id for exercise in grading.course.exercises
+               if any(outcome.exercise == exercise.id for outcome in grading.outcomes)]
+        document = gradescope_results(grading.outcomes, ids,
+                                      execution_time=time.monotonic() - grading.started,
+                                      course_id=grading.course.id,
+                                      submission=str(grading.submission_root))
+        write_json_atomically(target, document)

@@ -1,0 +1,97 @@
+"""Outcomes of grader tests, the scores they add up to, and Gradescope's results.json.
+
+Scores are computed here, in the trusted pytest process, from the outcomes it recorded: nothing a
+worker prints or writes takes part.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    nodeid: str
+    name: str           # the student-facing description: the test's docstring, first line
+    exercise: str
+    task: str
+    max_score: float
+    score: float
+    status: str         # one of failures.STATUSES, or "grader error"
+    feedback: str       # what the student reads when it failed; "" when it passed
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+
+@dataclass(frozen=True)
+class ExerciseScore:
+    exercise: str
+    score: float
+    max_score: float
+    passed: int
+    tests: int
+
+
+def exercise_scores(outcomes, exercise_ids):
+    """One ExerciseScore per exercise id, in the given order (exercises without tests included)."""
+    scores = []
+    for exercise_id in exercise_ids:
+        own = [outcome for outcome in outcomes if outcome.exercise == exercise_id]
+        scores.append(ExerciseScore(exercise_id, sum(o.score for o in own), sum(o.max_score for o in own),
+                                    sum(o.passed for o in own), len(own)))
+    return scores
+
+
+def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, submission):
+    """The results.json document Gradescope reads (its 'autograder specifications')."""
+    scores = exercise_scores(outcomes, exercise_ids)
+    return {
+        "score": sum(score.score for score in scores),
+        "max_score": sum(score.max_score for score in scores),
+        "execution_time": round(execution_time, 3),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": f"{outcome.exercise}.{outcome.task}: {outcome.name}",
+                "score": outcome.score,
+                "max_score": outcome.max_score,
+                "status": "passed" if outcome.passed else "failed",
+                "output": outcome.feedback if not outcome.passed else "",
+                "visibility": "visible",
+                "tags": [outcome.exercise, f"{outcome.exercise}.{outcome.task}"],
+                "extra_data": {"status": outcome.status, "test": outcome.nodeid},
+            }
+            for outcome in outcomes
+        ],
+        "extra_data": {
+            "course": course_id,
+            "submission": submission,
+            "exercises": {score.exercise: {"score": score.score, "max_score": score.max_score,
+                                           "passed": score.passed, "tests": score.tests}
+                          for score in scores},
+        },
+    }
+
+
+def write_json_atomically(path, document):
+    """Write document to path so a reader sees the old file or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def outcome_as_dict(outcome):
+    return asdict(outcome)

@@ -1,0 +1,94 @@
+"""The grader's handle on one exercise of a submission: `student.run(scenario, *args)`.
+
+Each call runs a scenario function (autograder/scenarios/<id>.py) beside the student's module in
+the worker, and returns its result as a Record of plain data and tensors. Whatever goes wrong in
+student code becomes a GradingFailure with a status and a student-facing reason; the worker is
+restarted on the next call after a timeout or a crash.
+"""
+
+from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, StudentCodeRaised,
+                                        SubmissionUnavailable, TimedOut)
+from coursekit.grading.process import WorkerFailure, WorkerProcess
+from coursekit.grading.record import to_record
+
+
+class HarnessError(RuntimeError):
+    """The grader itself is broken (a bad scenario name, an unexpected reply): staff must look."""
+
+
+def describe_raised(error, doing):
+    where = f" (at {error['where']})" if error.get("where") else ""
+    return f"{doing} raised {error['type']}: {error['message']}{where}"
+
+
+class Student:
+    """One exercise of one submission. `spec` is None when the file is missing (`missing` says why)."""
+
+    def __init__(self, exercise, spec, missing=None):
+        self.exercise = exercise
+        self.spec = spec
+        self.missing = missing
+        self._worker = None
+        self._import_failure = None
+
+    def _ensure_worker(self):
+        if self.spec is None:
+            raise SubmissionUnavailable(self.missing)
+        if self._import_failure is not None:
+            raise SubmissionUnavailable(self._import_failure)
+        if self._worker is not None and self._worker.alive:
+            return self._worker
+        worker = WorkerProcess(self.spec)
+        try:
+            reply = worker.start()
+        except WorkerFailure as failure:
+            worker.stop()
+            self._import_failure = f"{self.exercise.module_file} could not be loaded: {failure.message}"
+            raise SubmissionUnavailable(self._import_failure) from None
+        if reply.get("status") != "ready":
+            worker.stop()
+            error = reply.get("error", {"type": "?", "message": "?"})
+            self._import_failure = describe_raised(error, f"importing {self.exercise.module_file}")
+            raise SubmissionUnavailable(self._import_failure)
+        self._worker = worker
+        return worker
+
+    def _call(self, scenario, args, kwargs, seed):
+        worker = self._ensure_worker()
+        try:
+            reply = worker.call(scenario, args, kwargs, seed=seed, seconds=self.exercise.time_limit)
+        except WorkerFailure as failure:
+            self._worker = None
+            if failure.kind == "timeout":
+                raise TimedOut(f"your code {failure.message}",
+                               hint="look for an endless loop, or work far larger than needed") from None
+            raise Crashed(f"your code {failure.message}",
+                          hint="code that calls exit() or os._exit(), or crashes the interpreter, "
+                               "ends the grading of that test") from None
+        if reply.get("status") == "harness_error":
+            raise HarnessError(reply.get("message"))
+        if reply.get("forbidden"):
+            used = ", ".join(reply["forbidden"])
+            raise ForbiddenApiUsed(f"your code used what this exercise asks you to write yourself: {used}",
+                                   hint="no credit for tests that reach PyTorch's own implementation; "
+                                        "write the computation from basic tensor operations")
+        return reply
+
+    def run(self, scenario, *args, seed=0, **kwargs):
+        """Run a scenario and return its result; student exceptions fail the test."""
+        reply = self._call(scenario, args, kwargs, seed)
+        if reply["status"] == "raised":
+            raise StudentCodeRaised(describe_raised(reply["error"], "your code"))
+        return to_record(reply["value"])
+
+    def raises(self, scenario, *args, seed=0, **kwargs):
+        """Run a scenario that should raise; return the error as a Record(type, mro, message)."""
+        reply = self._call(scenario, args, kwargs, seed)
+        if reply["status"] != "raised":
+            raise Mismatch("expected your code to raise an exception, but it returned normally")
+        return to_record(reply["error"])
+
+    def close(self):
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None

@@ -1,0 +1,115 @@
+"""Release an exercise to students through nbgrader, and prove no solution code went with it.
+
+Pipeline, in order (each step needs the one before):
+1. stage:    build/nbgrader/source/<id>/ gets everything in solutions/<id>/, with the solution
+             module replaced by its generated stub (the notebook keeps its solution cells:
+             nbgrader removes those).
+2. generate: the real `nbgrader generate_assignment` turns the staged folder into the release
+             (solutions and outputs cleared, read-only cells locked, checksums recorded).
+3. scan:     every released file is searched for solution markers and solution lines.
+The release folder is assignments/ (see nbgrader_config.py), which is committed: students fork it
+and `pytest autograder` grades it by default.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from coursekit import paths
+from coursekit.stubs import MIN_FINGERPRINT_LENGTH, find_leaks, find_regions, make_stub, solution_fingerprints
+
+BUILD = paths.REPO_ROOT / "build" / "nbgrader"
+SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be built, or it would leak solution code."""
+
+
+def stage_source(exercise, staging_root):
+    """Copy solutions/<id>/ to staging_root/<id>/ with the solution module replaced by its stub."""
+    solution_dir = paths.SOLUTIONS / exercise.id
+    if not (solution_dir / exercise.module_file).is_file():
+        raise ReleaseError(f"no reference solution at {solution_dir / exercise.module_file}")
+    target = Path(staging_root) / exercise.id
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in sorted(solution_dir.iterdir()):
+        if path.name in SKIPPED_NAMES or not path.is_file():
+            continue
+        if path.name == exercise.module_file:
+            stub = make_stub(path.read_text(encoding="utf-8"), exercise.id, filename=str(path))
+            (target / path.name).write_text(stub, encoding="utf-8")
+        else:
+            shutil.copyfile(path, target / path.name)
+    return target
+
+
+def generate_with_nbgrader(exercise_id, source_root, release_root, database):
+    """Run `nbgrader generate_assignment` on source_root/<id>, writing release_root/<id>."""
+    command = [sys.executable, "-m", "nbgrader", "generate_assignment", exercise_id, "--force",
+               f"--CourseDirectory.root={paths.REPO_ROOT}",
+               f"--CourseDirectory.source_directory={Path(source_root).resolve()}",
+               f"--CourseDirectory.release_directory={Path(release_root).resolve()}",
+               f"--CourseDirectory.db_url=sqlite:///{Path(database).resolve()}",
+               "--log-level=WARN"]
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ReleaseError(f"nbgrader generate_assignment {exercise_id} failed:\n{result.stdout}{result.stderr}")
+    return Path(release_root) / exercise_id
+
+
+def notebook_solution_fingerprints(notebook_path):
+    """Lines of a source notebook's solution cells that must not appear in its release."""
+    notebook = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
+    fingerprints = set()
+    for cell in notebook.get("cells", []):
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            continue
+        source = "".join(cell.get("source", []))
+        if cell["cell_type"] == "code":
+            lines = [line for region in find_regions(source) for line in region.code_lines]
+        else:
+            lines = source.splitlines()
+        fingerprints |= {line.strip() for line in lines if len(line.strip()) >= MIN_FINGERPRINT_LENGTH}
+    return fingerprints
+
+
+def exercise_fingerprints(exercise):
+    solution_dir = paths.SOLUTIONS / exercise.id
+    fingerprints = solution_fingerprints((solution_dir / exercise.module_file).read_text(encoding="utf-8"))
+    for notebook in sorted(solution_dir.glob("*.ipynb")):
+        fingerprints |= notebook_solution_fingerprints(notebook)
+    return fingerprints
+
+
+def scan_for_leaks(folder, fingerprints):
+    """Every leak in every file under folder, as 'file: line N: ...' strings."""
+    leaks = []
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or SKIPPED_NAMES & set(path.parts):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if path.suffix == ".ipynb":
+            text = "\n".join(line for cell in json.loads(text).get("cells", [])
+                             for line in "".join(cell.get("source", [])).splitlines())
+        leaks += [f"{path.relative_to(folder)}: {leak}" for leak in find_leaks(text, fingerprints)]
+    return leaks
+
+
+def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD):
+    """Stage, generate and scan one exercise; returns the released folder."""
+    stage_source(exercise, build / "source")
+    released = generate_with_nbgrader(exercise.id, build / "source", release_root, build / "gradebook.db")
+    leaks = scan_for_leaks(released, exercise_fingerprints(exercise))
+    if leaks:
+        shutil.rmtree(released, ignore_errors=True)
+        raise ReleaseError(f"the release of {exercise.id} would leak solution code, so it was removed:\n  "
+                           + "\n  ".join(leaks))
+    return released

@@ -1,0 +1,136 @@
+"""Run-time detection of forbidden PyTorch APIs in student code.
+
+Three detectors, all active only while student code runs:
+- operators: a TorchDispatchMode sees every ATen operator that reaches the dispatcher, however
+  the Python code got there (F.batch_norm, nn.BatchNorm2d, torch.ops.aten..., getattr chains).
+- classes: the __init__ of each forbidden class is wrapped, so building one (or a subclass of one)
+  is recorded.
+- autograd: named student functions run under a TorchFunctionMode that records any autograd
+  entry point, and any operation that would record an autograd graph.
+
+This is detection, not containment: code in the same process could switch it off. The grader
+treats what it reports as a fact about honest code, and documents the limit.
+"""
+
+import contextlib
+import fnmatch
+import functools
+import importlib
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+_AUTOGRAD_ENTRY_POINTS = {"grad", "backward", "vjp", "jvp", "jacobian", "hessian", "vmap"}
+
+
+class _OperatorRecorder(TorchDispatchMode):
+    def __init__(self, patterns, hits):
+        super().__init__()
+        self._patterns = patterns
+        self._hits = hits
+        self._verdicts = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        verdict = self._verdicts.get(name)
+        if verdict is None:
+            verdict = any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns)
+            self._verdicts[name] = verdict
+        if verdict:
+            self._hits.add(f"operator {name}")
+        return func(*args, **(kwargs or {}))
+
+
+class _AutogradRecorder(TorchFunctionMode):
+    def __init__(self, where, hits):
+        super().__init__()
+        self._where = where
+        self._hits = hits
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in _AUTOGRAD_ENTRY_POINTS:
+            self._hits.add(f"autograd ({name}) inside {self._where}")
+        elif torch.is_grad_enabled() and any(
+                isinstance(value, torch.Tensor) and value.requires_grad
+                for value in (*args, *kwargs.values())):
+            self._hits.add(f"autograd (a graph recorded by {name}) inside {self._where}")
+        return func(*args, **kwargs)
+
+
+def _resolve(dotted_name):
+    module_name, _, attribute = dotted_name.rpartition(".")
+    while module_name:
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ImportError:
+            module_name, _, parent = module_name.rpartition(".")
+            attribute = f"{parent}.{attribute}"
+    else:
+        raise ValueError(f"cannot resolve {dotted_name!r}")
+    value = module
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+class ForbiddenApiGuard:
+    """Records forbidden API use while `watching()` is active. `hits` is a set of descriptions."""
+
+    def __init__(self, operators=(), classes=(), autograd_in=()):
+        self.hits = set()
+        self._operators = tuple(operators)
+        self._classes = tuple(classes)
+        self._autograd_in = tuple(autograd_in)
+        self._active = False
+
+    def install(self):
+        """Wrap the forbidden classes' constructors. Call once, before importing student code."""
+        for dotted_name in self._classes:
+            cls = _resolve(dotted_name)
+            original = cls.__init__
+
+            @functools.wraps(original)
+            def recording_init(instance, *args, __original=original, __name=dotted_name, **kwargs):
+                if self._active:
+                    self.hits.add(f"class {__name} (or a subclass of it)")
+                return __original(instance, *args, **kwargs)
+
+            cls.__init__ = recording_init
+
+    def guard_module(self, module):
+        """Wrap each function named in autograd_in ("f" or "Class.method") to record autograd use."""
+        for dotted_name in self._autograd_in:
+            *owner_path, name = dotted_name.split(".")
+            owner = module
+            for part in owner_path:
+                owner = getattr(owner, part, None)
+            function = getattr(owner, name, None)
+            if owner is None or not callable(function):
+                continue
+            watched = self._without_autograd(function, f"{module.__name__}.{dotted_name}")
+            if isinstance(owner, type) and isinstance(owner.__dict__.get(name), staticmethod):
+                watched = staticmethod(watched)
+            setattr(owner, name, watched)
+
+    def _without_autograd(self, function, where):
+        @functools.wraps(function)
+        def watched(*args, **kwargs):
+            with _AutogradRecorder(where, self.hits):
+                return function(*args, **kwargs)
+        return watched
+
+    @contextlib.contextmanager
+    def watching(self):
+        self._active = True
+        try:
+            if self._operators:
+                with _OperatorRecorder(self._operators, self.hits):
+                    yield
+            else:
+                yield
+        finally:
+            self._active = False

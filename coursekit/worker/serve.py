@@ -1,0 +1,105 @@
+"""The worker's request loop: import the student's module once, then run scenarios on request.
+
+Replies (all plain data):
+    {"status": "ready"}                                   after a successful import
+    {"status": "ok", "value": ..., "forbidden": [...]}    a scenario returned
+    {"status": "raised", "error": {...}, "forbidden": [...]}   student code raised
+    {"status": "import_failed", "error": {...}}           the module could not be imported
+An `error` is {"type", "mro", "message", "where"}: `where` names the deepest frame in the
+student's own file, never the harness or the graders.
+"""
+
+import importlib
+import os
+import sys
+import time
+import traceback
+
+import torch
+
+from . import wire
+from .guard import ForbiddenApiGuard
+from .plain import to_plain
+
+_MESSAGE_LIMIT = 600
+
+
+def _safe_str(value):
+    try:
+        text = str(value)
+    except BaseException:  # a student exception whose __str__ itself fails
+        text = f"<{type(value).__name__} with an unprintable message>"
+    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
+
+
+def describe_error(error, student_file):
+    where = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        if os.path.basename(frame.filename) == student_file:
+            where = f"{student_file}, line {frame.lineno}, in {frame.name}"
+    if isinstance(error, SyntaxError) and error.filename and os.path.basename(error.filename) == student_file:
+        where = f"{student_file}, line {error.lineno}"
+    return {"type": type(error).__name__,
+            "mro": [cls.__name__ for cls in type(error).__mro__],
+            "message": _safe_str(error),
+            "where": where}
+
+
+class Worker:
+    def __init__(self, setup):
+        self.module_name = setup["module"]
+        self.student_file = self.module_name + ".py"
+        torch.set_num_threads(int(setup.get("threads", 1)))
+        forbidden = setup.get("forbidden", {})
+        self.guard = ForbiddenApiGuard(forbidden.get("operators", ()), forbidden.get("classes", ()),
+                                       forbidden.get("autograd_in", ()))
+        self.guard.install()
+        self.scenarios = importlib.import_module(setup["scenarios"])
+        self.student = None
+        self.import_hits = []
+
+    def import_student(self):
+        try:
+            with self.guard.watching():
+                self.student = importlib.import_module(self.module_name)
+        except BaseException as error:  # SyntaxError, SystemExit, anything at import
+            return {"status": "import_failed", "error": describe_error(error, self.student_file)}
+        self.guard.guard_module(self.student)
+        self.import_hits = sorted(self.guard.hits)
+        return {"status": "ready"}
+
+    def run(self, request):
+        scenario = getattr(self.scenarios, request["scenario"], None)
+        if request["scenario"].startswith("_") or not callable(scenario):
+            return {"status": "harness_error", "message": f"no scenario {request['scenario']!r}"}
+        self.guard.hits.clear()
+        self.guard.hits.update(self.import_hits)
+        torch.manual_seed(request.get("seed", 0))
+        started = time.perf_counter()
+        try:
+            with self.guard.watching():
+                value = scenario(self.student, *request.get("args", ()), **request.get("kwargs", {}))
+            reply = {"status": "ok", "value": to_plain(value)}
+        except BaseException as error:  # SystemExit and KeyboardInterrupt from student code too
+            reply = {"status": "raised", "error": describe_error(error, self.student_file)}
+        reply["forbidden"] = sorted(self.guard.hits)
+        reply["seconds"] = time.perf_counter() - started
+        return reply
+
+
+def serve(request_fd, reply_fd):
+    worker = Worker(wire.read_message(request_fd))
+    wire.write_message(reply_fd, worker.import_student())
+    if worker.student is None:
+        return
+    while True:
+        try:
+            request = wire.read_message(request_fd)
+        except wire.WireClosed:
+            return
+        reply = worker.run(request)
+        try:
+            wire.write_message(reply_fd, reply)
+        except Exception as error:  # e.g. the value could not be serialised
+            wire.write_message(reply_fd, {"status": "harness_error",
+                                          "message": f"could not send the result: {_safe_str(error)}"})

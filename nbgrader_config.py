@@ -1,0 +1,14 @@
+"""nbgrader's configuration for this course: the repository root is the course directory.
+
+Release with `python -m coursekit release` rather than `nbgrader generate_assignment` directly:
+it first stages build/nbgrader/source/<id>/ with the generated stub in place of the reference
+module, then runs nbgrader on it, then scans the release for solution code.
+"""
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config)
+
+c.CourseDirectory.course_id = "dl-regularization"
+c.CourseDirectory.source_directory = "build/nbgrader/source"   # staged by coursekit.release
+c.CourseDirectory.release_directory = "assignments"            # committed: what students get
+c.CourseDirectory.db_url = "sqlite:///build/nbgrader/gradebook.db"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".pytest_cache", "feedback"]
