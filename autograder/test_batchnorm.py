@@ -178,10 +178,13 @@ def test_training_without_running_statistics(student):
 
 @points(1, task="batch_norm")
 def test_one_value_per_channel_raises(student):
-    """Training on a single value per channel raises ValueError (its variance is undefined)."""
+    """Training on one value per channel raises ValueError; two values per channel are enough."""
     error = student.raises("batch_norm", torch.ones(1, 4), *fresh_stats(4), training=True)
     expect_raised(error, ValueError, "training on a (1, 4) input",
                   hint="keep the given check that rejects n <= 1 values per channel")
+    x = per_channel_data(2, 4, seed=31)
+    got = student.run("batch_norm", x, *fresh_stats(4), training=True)
+    expect_close(got.out, torch_batch_norm(x)[0], "training output with two values per channel", on=on(x))
 
 
 @points(1, task="batch_norm")

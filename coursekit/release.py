@@ -12,13 +12,14 @@ and `pytest autograder` grades it by default.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from coursekit import paths
-from coursekit.stubs import MIN_FINGERPRINT_LENGTH, find_leaks, find_regions, make_stub, solution_fingerprints
+from coursekit.stubs import find_leaks, find_regions, fingerprints_of, make_stub, solution_fingerprints
 
 BUILD = paths.REPO_ROOT / "build" / "nbgrader"
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
@@ -56,7 +57,10 @@ def generate_with_nbgrader(exercise_id, source_root, release_root, database):
                f"--CourseDirectory.db_url=sqlite:///{Path(database).resolve()}",
                "--log-level=WARN"]
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    # nbgrader runs its database migrations with the `alembic` script installed beside Python.
+    environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                          os.environ.get("PATH", "")])}
+    result = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment {exercise_id} failed:\n{result.stdout}{result.stderr}")
     return Path(release_root) / exercise_id
@@ -71,10 +75,10 @@ def notebook_solution_fingerprints(notebook_path):
             continue
         source = "".join(cell.get("source", []))
         if cell["cell_type"] == "code":
-            lines = [line for region in find_regions(source) for line in region.code_lines]
+            for region in find_regions(source):
+                fingerprints |= fingerprints_of(region.body)
         else:
-            lines = source.splitlines()
-        fingerprints |= {line.strip() for line in lines if len(line.strip()) >= MIN_FINGERPRINT_LENGTH}
+            fingerprints |= fingerprints_of(source.splitlines())
     return fingerprints
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?::\s*(?P<description>.*\S))?\s*$")
 END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 GENERATED_RAISE = re.compile(r'^[ \t]*raise NotImplementedError\("\w+\.[\w.]+: ')
-MIN_FINGERPRINT_LENGTH = 16
+MIN_FINGERPRINT_LENGTH = 40
 
 
 class SolutionMarkerError(ValueError):
@@ -116,19 +116,36 @@ def fill_stub(stub, solution):
     return "\n".join(stub_lines) + "\n"
 
 
+def fingerprints_of(lines):
+    """What identifies these solution lines in another file.
+
+    A long line (MIN_FINGERPRINT_LENGTH characters or more, stripped) on its own, and every pair
+    of consecutive code lines: short idioms such as `with torch.no_grad():` are common in
+    released notebooks, but two solution lines in a row are a leak.
+    """
+    code = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    singles = {line for line in code if len(line) >= MIN_FINGERPRINT_LENGTH}
+    pairs = {f"{first}\n{second}" for first, second in zip(code, code[1:])}
+    return singles | pairs
+
+
 def solution_fingerprints(source):
-    """Distinctive solution lines (stripped): finding one in a released file means a leak."""
-    return {line.strip() for region in find_regions(source) for line in region.code_lines
-            if len(line.strip()) >= MIN_FINGERPRINT_LENGTH}
+    """Fingerprints (see fingerprints_of) of every solution region in a solution file."""
+    return set().union(*(fingerprints_of(region.body) for region in find_regions(source)))
 
 
 def find_leaks(text, fingerprints):
-    """Solution markers or fingerprinted solution lines found in `text`, as readable strings."""
+    """Solution markers or fingerprinted solution code found in `text`, as readable strings."""
     leaks = []
+    previous = None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if "BEGIN SOLUTION" in stripped or "END SOLUTION" in stripped:
             leaks.append(f"line {number}: a solution marker")
         elif stripped in fingerprints:
             leaks.append(f"line {number}: solution code {stripped[:60]!r}")
+        elif previous is not None and f"{previous}\n{stripped}" in fingerprints:
+            leaks.append(f"lines {number - 1}-{number}: solution code {previous[:30]!r} / {stripped[:30]!r}")
+        if stripped and not stripped.startswith("#"):
+            previous = stripped
     return leaks

@@ -46,6 +46,7 @@ class GradingSession:
         self.submission_root = Path(submission_root)
         self.students = {}
         self.outcomes = []
+        self.collected = False       # results are written only for a run whose graders were valid
         self.started = time.monotonic()
 
     def student(self, exercise_id, scenarios_file):
@@ -99,45 +100,53 @@ def pytest_configure(config):
     config.stash[_SESSION] = GradingSession(course, _submission_root(config))
 
 
-def _marker_arg(item, name):
-    marker = item.get_closest_marker(name)
-    return marker if marker is not None else None
-
-
 def _describe(item):
     doc = (getattr(item.function, "__doc__", None) or "").strip()
     return doc.splitlines()[0] if doc else ""
 
 
+def _declared_points(module):
+    """(task, points) for every grader function in a module, whether or not it was selected."""
+    for name, function in sorted(vars(module).items()):
+        if name.startswith("test_") and callable(function):
+            for mark in getattr(function, "pytestmark", []):
+                if mark.name == "points":
+                    yield mark.kwargs["task"], mark.args[0]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
-    """Check every grader is marked and documented, and that its points agree with course.yml."""
+    """Check every grader is marked and documented, and that its points agree with course.yml.
+
+    Points are summed over every grader function of each collected module, so grading a
+    selection (-k, node ids) is checked against the same totals as a full run.
+    """
     grading = config.stash[_SESSION]
     course = grading.course
-    awarded = {}
-    problems = []
+    problems, modules = [], {}
     for item in items:
-        exercise_marker, points_marker = _marker_arg(item, "exercise"), _marker_arg(item, "points")
+        exercise_marker, points_marker = item.get_closest_marker("exercise"), item.get_closest_marker("points")
         if exercise_marker is None or points_marker is None or not _describe(item):
             problems.append(f"{item.nodeid}: a grader needs an exercise marker, a points marker "
                             "and a docstring whose first line the student reads")
-            continue
-        exercise_id = exercise_marker.args[0]
-        if exercise_id not in course.ids:
-            problems.append(f"{item.nodeid}: exercise {exercise_id!r} is not in {course.path.name}")
-            continue
-        task = points_marker.kwargs["task"]
-        tasks = awarded.setdefault(exercise_id, {})
-        tasks[task] = tasks.get(task, 0) + points_marker.args[0]
-    for exercise_id, tasks in awarded.items():
+        elif exercise_marker.args[0] not in course.ids:
+            problems.append(f"{item.nodeid}: exercise {exercise_marker.args[0]!r} is not in {course.path.name}")
+        else:
+            modules.setdefault(exercise_marker.args[0], {})[item.module.__name__] = item.module
+    for exercise_id, exercise_modules in modules.items():
+        awarded = {}
+        for module in exercise_modules.values():
+            for task, value in _declared_points(module):
+                awarded[task] = awarded.get(task, 0) + value
         index = course.ids.index(exercise_id)
         declared = course.exercise(exercise_id).tasks
-        for task in sorted(set(tasks) | set(declared)):
-            if tasks.get(task, 0) != declared.get(task, 0):
+        for task in sorted(set(awarded) | set(declared)):
+            if awarded.get(task, 0) != declared.get(task, 0):
                 problems.append(f"{course.path.name}: exercises[{index}].tasks.{task}: "
-                                f"{declared.get(task, 0)} points here, but the graders award {tasks.get(task, 0)}")
+                                f"{declared.get(task, 0)} points here, but the graders award {awarded.get(task, 0)}")
     if problems:
         raise pytest.UsageError("the graders do not match the course file:\n  " + "\n  ".join(problems))
+    grading.collected = True
 
 
 @pytest.fixture
@@ -198,7 +207,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     grading.close()
     target = session.config.getoption("--results-json")
-    if target:
+    if target and grading.collected:
         ids = [exercise.id for exercise in grading.course.exercises
                if any(outcome.exercise == exercise.id for outcome in grading.outcomes)]
         document = gradescope_results(grading.outcomes, ids,

@@ -1,0 +1,90 @@
+"""Benchmarks for the batchnorm exercise: grading time, and the reference's speed against torch.
+
+    python benchmarks/bench_batchnorm.py [--repeats N]
+
+1. Wall time of `pytest autograder/test_batchnorm.py --solutions` in a fresh process (Python,
+   torch and the worker's start included), median of N runs. Target: under 15 s on 2 cores.
+2. Forward + backward of the reference `batch_norm` (autograd through it) against
+   torch.nn.functional.batch_norm on (512, 1024) and (64, 64, 32, 32) float32, training mode.
+   Target: within 3x of torch.
+"""
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grading_seconds(repeats):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "pytest", "autograder/test_batchnorm.py", "--solutions",
+                              "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if run.returncode != 0:
+            raise SystemExit(f"grading the reference failed:\n{run.stdout[-2000:]}")
+    return times
+
+
+def load_reference():
+    spec = importlib.util.spec_from_file_location("reference_batchnorm", ROOT / "solutions/batchnorm/batchnorm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def forward_backward_seconds(function, x, weight, bias, grad_out, repeats):
+    def step():
+        x.grad = weight.grad = bias.grad = None
+        function(x, weight, bias).backward(grad_out)
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="grading runs (default 3)")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
+
+    times = grading_seconds(args.repeats)
+    print(f"grade reference batchnorm: median {statistics.median(times):.2f} s "
+          f"(runs: {', '.join(f'{t:.2f}' for t in times)}; target < 15 s)")
+
+    reference = load_reference()
+    torch.manual_seed(0)
+    for shape in [(512, 1024), (64, 64, 32, 32)]:
+        x = torch.randn(*shape).requires_grad_()
+        weight = torch.rand(shape[1]).requires_grad_()
+        bias = torch.randn(shape[1]).requires_grad_()
+        grad_out = torch.randn(*shape)
+        ours = forward_backward_seconds(
+            lambda x, w, b: reference.batch_norm(x, torch.zeros(shape[1]), torch.ones(shape[1]), w, b, training=True),
+            x, weight, bias, grad_out, repeats=20)
+        theirs = forward_backward_seconds(
+            lambda x, w, b: F.batch_norm(x, torch.zeros(shape[1]), torch.ones(shape[1]), w, b, training=True),
+            x, weight, bias, grad_out, repeats=20)
+        print(f"forward+backward {tuple(shape)} float32: reference {ours * 1e3:.2f} ms, "
+              f"torch {theirs * 1e3:.2f} ms, ratio {ours / theirs:.2f}x (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

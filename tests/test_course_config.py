@@ -1,0 +1,91 @@
+"""course.yml: the real one is valid; every kind of bad input gets an error naming the key."""
+
+import subprocess
+import sys
+
+import pytest
+
+from grading import course_with, grade
+
+from coursekit import paths
+from coursekit.cli import course_problems
+from coursekit.config import CourseConfigError, load_course, parse_course
+
+VALID = """
+course: {id: demo, title: Demo}
+exercises:
+  - id: batchnorm
+    title: Batch norm
+    files: [batchnorm.py]
+    tasks: {batch_norm: 3, BatchNorm1d: 2}
+    points: 5
+    due: 2027-01-29
+"""
+
+
+def test_the_course_file_is_valid_and_matches_the_solutions():
+    course = load_course(paths.COURSE_FILE)
+    assert "batchnorm" in course.ids
+    assert course_problems(course) == []
+
+
+def test_defaults_and_types():
+    exercise = parse_course(VALID).exercise("batchnorm")
+    assert exercise.time_limit == 10.0 and exercise.forbidden.operators == ()
+    assert exercise.due.tzinfo is not None
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("    points: 5", "    pionts: 5", "exercises[0].pionts: unknown key (did you mean 'points'?)"),
+    ("    points: 5", "    points: 6", "exercises[0].points: is 6, but its tasks add up to 5"),
+    ("    points: 5", "    points: five", "exercises[0].points: expected a positive integer, got 'five'"),
+    ("batch_norm: 3", "batch_norm: -3", "exercises[0].tasks.batch_norm: expected a positive integer"),
+    ("    due: 2027-01-29", "    due: soon", "exercises[0].due: expected a date"),
+    ("    files: [batchnorm.py]", "    files: [notes.md]", "exercises[0].files: must list the graded module"),
+    ("    title: Batch norm\n", "", "exercises[0].title: required key is missing"),
+    ("course: {id: demo, title: Demo}", "course: {id: demo, title: Demo, term: fall}", "course.term: unknown key"),
+    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0", "exercises[0].time_limit: expected a positive number"),
+    ("tasks: {batch_norm: 3", "tasks: {batch_norm: 3,, ", "not valid YAML"),
+])
+def test_bad_values_are_named(old, new, message):
+    assert old in VALID
+    with pytest.raises(CourseConfigError) as error:
+        parse_course(VALID.replace(old, new))
+    assert message in str(error.value)
+
+
+def test_duplicate_exercise_ids_are_rejected():
+    doubled = VALID + VALID.split("exercises:")[1]
+    with pytest.raises(CourseConfigError, match=r"exercises\[1\].id: 'batchnorm' appears twice"):
+        parse_course(doubled)
+
+
+def test_missing_course_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CourseConfigError, match="cannot read the course file"):
+        load_course(tmp_path / "nope.yml")
+
+
+def test_grader_points_that_disagree_with_the_course_stop_grading(tmp_path):
+    course = course_with(tmp_path, **{"batch_norm: 28": "batch_norm: 27", "points: 74": "points: 73"})
+    with pytest.raises(AssertionError) as error:
+        grade(solutions=True, course=course, tmp_path=tmp_path)
+    assert "exercises[0].tasks.batch_norm: 27 points here, but the graders award 28" in str(error.value)
+
+
+def test_malformed_course_file_stops_grading_with_its_location(tmp_path):
+    bad = tmp_path / "course.yml"
+    bad.write_text("course: [unclosed\n")
+    with pytest.raises(AssertionError) as error:
+        grade(solutions=True, course=bad, tmp_path=tmp_path)
+    assert "course.yml: line" in str(error.value) and "not valid YAML" in str(error.value)
+
+
+def test_check_course_command(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "coursekit", "check-course"], cwd=paths.REPO_ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    bad = course_with(tmp_path, **{"MLPWithBatchNorm: 4": "MLPWithBatchnorm: 4"})
+    run = subprocess.run([sys.executable, "-m", "coursekit", "--course", str(bad), "check-course"],
+                         cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "tasks.MLPWithBatchnorm: batchnorm.py defines no function or class named MLPWithBatchnorm" in run.stderr

@@ -1,0 +1,68 @@
+"""Reference = full marks, stub = zero, and what results.json holds."""
+
+import pytest
+
+from grading import grade, submission_with
+
+from coursekit import paths
+from coursekit.config import load_course
+
+
+@pytest.fixture(scope="module")
+def reference_results(tmp_path_factory):
+    return grade(solutions=True, tmp_path=tmp_path_factory.mktemp("reference"))[0]
+
+
+def test_reference_gets_full_marks(reference_results):
+    course = load_course(paths.COURSE_FILE)
+    assert reference_results["score"] == reference_results["max_score"] == sum(e.points for e in course.exercises)
+    assert all(test["status"] == "passed" for test in reference_results["tests"])
+
+
+def test_untouched_stubs_get_zero(tmp_path):
+    results, output = grade(paths.ASSIGNMENTS, tmp_path=tmp_path)
+    assert results["score"] == 0
+    assert results["max_score"] > 0
+    assert all("NotImplementedError: batchnorm." in test["output"] for test in results["tests"]), output
+
+
+def test_results_json_follows_gradescope_format(reference_results):
+    assert {"score", "max_score", "execution_time", "tests", "extra_data"} <= set(reference_results)
+    for test in reference_results["tests"]:
+        assert {"name", "score", "max_score", "status", "output", "visibility", "tags"} <= set(test)
+        assert test["status"] in ("passed", "failed")
+        assert test["tags"][0] == "batchnorm"
+    exercises = reference_results["extra_data"]["exercises"]
+    assert exercises["batchnorm"]["score"] == exercises["batchnorm"]["max_score"] == reference_results["score"]
+
+
+def test_missing_file_scores_zero_with_a_clear_message(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    results, _ = grade(empty, tmp_path=tmp_path)
+    assert results["score"] == 0
+    assert all("batchnorm.py was not found" in test["output"] for test in results["tests"])
+
+
+def test_syntax_error_scores_zero_and_names_the_line(tmp_path):
+    folder = submission_with(tmp_path, "broken", "import torch\n\ndef batch_norm(x:\n    pass\n")
+    results, _ = grade(folder, tmp_path=tmp_path)
+    assert results["score"] == 0
+    assert all("SyntaxError" in test["output"] and "batchnorm.py, line 3" in test["output"]
+               for test in results["tests"]), results["tests"][0]["output"]
+
+
+def test_flat_layout_is_found(tmp_path):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "batchnorm.py").write_text((paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read_text())
+    results, _ = grade(tmp_path / "flat", tmp_path=tmp_path, select="autograder/test_batchnorm.py::test_hand_computed_example")
+    assert results["score"] == results["max_score"] > 0
+
+
+def test_feedback_never_shows_grader_source(tmp_path):
+    results, output = grade(paths.ASSIGNMENTS, tmp_path=tmp_path)
+    source_lines = {line.strip() for line in (paths.AUTOGRADER / "test_batchnorm.py").read_text().splitlines()
+                    if len(line.strip()) > 25}
+    for test in results["tests"]:
+        assert not any(line in test["output"] for line in source_lines), test["output"]
+    assert "def test_" not in output

@@ -1,0 +1,91 @@
+"""Student code that hangs, exits, crashes or cheats fails its own tests; grading goes on."""
+
+import pytest
+
+from grading import course_with, grade, grader_names, reference_source, submission_with
+
+SELECTED = ("autograder/test_batchnorm.py::test_hand_computed_example "
+            "autograder/test_batchnorm.py::test_training_output_2d "
+            "autograder/test_batchnorm.py::test_backward_2d "
+            "autograder/test_batchnorm.py::test_state_dict_keys")
+
+
+def patched(old, new):
+    source = reference_source()
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+BACKWARD_BODY = "    dims = _reduction_dims(x)\n    n = _values_per_channel(x)\n"
+
+
+@pytest.fixture
+def short_course(tmp_path):
+    return course_with(tmp_path, **{"time_limit: 20": "time_limit: 3"})
+
+
+def test_hang_in_one_function_fails_only_the_tests_that_call_it(tmp_path, short_course):
+    folder = submission_with(tmp_path, "hang", patched(BACKWARD_BODY, "    while True:\n        pass\n" + BACKWARD_BODY))
+    results, _ = grade(folder, course=short_course, tmp_path=tmp_path)
+    backward_tests = {t["extra_data"]["test"].rpartition("::")[2] for t in results["tests"]
+                      if "batch_norm_backward" in t["tags"][1] or "BatchNormFunction" in t["tags"][1]}
+    statuses = {t["extra_data"]["test"]: (t["extra_data"]["status"], t["output"]) for t in results["tests"]
+                if t["status"] == "failed"}
+    assert grader_names(results, failed=True) == backward_tests - {"test_function_forward"}, statuses
+    timed_out = [t for t in results["tests"] if t["extra_data"]["status"] == "timed out"]
+    assert timed_out and all("timed out after 3 s" in t["output"] for t in timed_out)
+    assert results["score"] == results["max_score"] - sum(t["max_score"] for t in timed_out)
+
+
+def test_os_exit_in_a_function_is_a_crash_of_that_test_only(tmp_path):
+    folder = submission_with(tmp_path, "exit", patched(BACKWARD_BODY, "    import os\n    os._exit(0)\n" + BACKWARD_BODY))
+    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[2])
+    assert results["score"] == 0
+    assert results["tests"][0]["extra_data"]["status"] == "crashed"
+    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[0])
+    assert results["score"] == results["max_score"]
+
+
+def test_sys_exit_in_a_function_is_an_error_in_that_test(tmp_path):
+    folder = submission_with(tmp_path, "sysexit", patched(BACKWARD_BODY, "    raise SystemExit(0)\n" + BACKWARD_BODY))
+    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[2])
+    assert results["score"] == 0 and "SystemExit" in results["tests"][0]["output"]
+
+
+def test_exit_at_import_with_a_fake_results_file_scores_zero(tmp_path):
+    cheat = ("import json, os, sys\n"
+             "for path in ['results.json', '../results.json']:\n"
+             "    open(path, 'w').write(json.dumps({'score': 999, 'tests': []}))\n"
+             "print('74 passed in 0.1s')\n"
+             "os._exit(0)\n")
+    folder = submission_with(tmp_path, "fake", cheat + reference_source())
+    results, _ = grade(folder, tmp_path=tmp_path)
+    assert results["score"] == 0
+    assert all(t["extra_data"]["status"] == "not graded" for t in results["tests"])
+
+
+def test_patching_comparisons_in_the_worker_does_not_raise_the_score(tmp_path):
+    cheat = ("import torch, builtins\n"
+             "torch.allclose = lambda *a, **k: True\n"
+             "torch.equal = lambda *a, **k: True\n"
+             "torch.testing.assert_close = lambda *a, **k: None\n"
+             "def batch_norm(x, *args, **kwargs):\n"
+             "    return x * 0\n")
+    folder = submission_with(tmp_path, "patch", cheat)
+    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[1])
+    assert results["score"] == 0
+    assert "max abs error" in results["tests"][0]["output"]
+
+
+@pytest.mark.parametrize("cheat", [
+    "import torch.nn.functional as F\n    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)\n",
+    "import torch\n    op = getattr(getattr(torch.ops, 'at' + 'en'), 'native_' + 'batch_norm')\n"
+    "    return op(x, weight, bias, running_mean, running_var, training, momentum, eps)[0]\n",
+])
+def test_forbidden_api_gets_no_credit_however_it_is_reached(tmp_path, cheat):
+    marker = "    ### BEGIN SOLUTION: normalise x with the batch or the running statistics\n"
+    folder = submission_with(tmp_path, "forbidden", patched(marker, marker + "    " + cheat.lstrip()))
+    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[1])
+    assert results["score"] == 0
+    assert results["tests"][0]["extra_data"]["status"] == "forbidden API"
+    assert "native_batch_norm" in results["tests"][0]["output"]

@@ -1,0 +1,124 @@
+"""What crosses the worker boundary is data only, and the guard sees forbidden APIs however reached."""
+
+import io
+import os
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursekit.worker import wire
+from coursekit.worker.guard import ForbiddenApiGuard
+from coursekit.worker.plain import to_plain
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/kit-exploit-ran",))
+
+
+def test_plain_data_and_tensors_round_trip():
+    message = {"out": torch.arange(6.0).reshape(2, 3), "names": ["a", "b"], "n": 3, "none": None,
+               "dtype": torch.float64, "pair": (1, 2.5)}
+    decoded = wire.decode(wire.encode(message)[wire.HEADER.size:])
+    assert torch.equal(decoded["out"], message["out"]) and decoded["names"] == ["a", "b"]
+    assert decoded["dtype"] is torch.float64 and decoded["pair"] == (1, 2.5)
+
+
+@pytest.mark.parametrize("payload", [
+    pickle.dumps(Exploit()),
+    pickle.dumps({"ok": Exploit()}),
+], ids=["bare", "nested"])
+def test_arbitrary_pickle_is_refused(payload):
+    with pytest.raises(wire.WireError, match="unreadable message"):
+        wire.decode(payload)
+    assert not os.path.exists("/tmp/kit-exploit-ran")
+
+
+def test_torch_save_of_an_object_is_refused():
+    buffer = io.BytesIO()
+    torch.save({"model": torch.nn.Linear(2, 2)}, buffer)
+    with pytest.raises(wire.WireError):
+        wire.decode(buffer.getvalue())
+
+
+def test_oversized_message_is_refused():
+    read_end, write_end = os.pipe()
+    os.write(write_end, wire.HEADER.pack(wire.MAX_MESSAGE_BYTES + 1))
+    with pytest.raises(wire.WireError, match="over the"):
+        wire.read_message(read_end)
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_to_plain_strips_tensor_subclasses_and_marks_unknown_objects():
+    class Sneaky(torch.Tensor):
+        pass
+
+    value = to_plain({"t": torch.ones(2).as_subclass(Sneaky), "obj": object(), "size": torch.Size([2, 3])})
+    assert type(value["t"]) is torch.Tensor
+    assert value["obj"] == {"__opaque__": "builtins.object"}
+    assert value["size"] == (2, 3)
+
+
+@pytest.fixture(scope="module")
+def guard():
+    guard = ForbiddenApiGuard(operators=["aten::*batch_norm*", "aten::*layer_norm*"],
+                              classes=["torch.nn.modules.batchnorm._NormBase"])
+    guard.install()
+    return guard
+
+
+def uses(guard, action):
+    guard.hits.clear()
+    with guard.watching():
+        action()
+    return set(guard.hits)
+
+
+x = torch.randn(8, 3)
+
+
+@pytest.mark.parametrize("action", [
+    lambda: F.batch_norm(x, None, None, training=True),
+    lambda: torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False),
+    lambda: getattr(getattr(torch.ops, "aten"), "native_batch_norm")(x, None, None, None, None, True, 0.1, 1e-5),
+    lambda: F.instance_norm(x.reshape(8, 3, 1).expand(8, 3, 4)),
+    lambda: F.layer_norm(x, (3,)),
+], ids=["functional", "torch", "ops.aten", "instance_norm", "layer_norm"])
+def test_forbidden_operators_are_seen_however_reached(guard, action):
+    assert any(hit.startswith("operator aten::") for hit in uses(guard, action))
+
+
+def test_building_a_forbidden_class_or_subclass_is_seen(guard):
+    class Mine(torch.nn.BatchNorm1d):
+        pass
+
+    assert "class torch.nn.modules.batchnorm._NormBase (or a subclass of it)" in uses(guard, lambda: Mine(3))
+
+
+def test_hand_written_normalisation_is_not_flagged(guard):
+    assert uses(guard, lambda: (x - x.mean(0)) / torch.sqrt(x.var(0, correction=0) + 1e-5)) == set()
+
+
+def test_autograd_inside_a_guarded_function_is_seen():
+    import types
+
+    module = types.ModuleType("student")
+
+    def backward_with_autograd(grad_out, x):
+        with torch.enable_grad():
+            x = x.detach().requires_grad_()
+            return torch.autograd.grad((x * x).sum(), x)[0] * grad_out
+
+    def honest_backward(grad_out, x):
+        return 2 * x * grad_out
+
+    guard = ForbiddenApiGuard(autograd_in=["cheat", "honest"])
+    module.cheat, module.honest = backward_with_autograd, honest_backward
+    guard.guard_module(module)
+    module.honest(torch.ones(3), torch.ones(3))
+    assert guard.hits == set()
+    module.cheat(torch.ones(3), torch.ones(3))
+    assert any("autograd" in hit and "student.cheat" in hit for hit in guard.hits)
