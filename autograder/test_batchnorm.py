@@ -83,10 +83,10 @@ def test_affine_weight_and_bias(student):
     """weight (gamma) scales and bias (beta) shifts each channel after normalisation."""
     x = per_channel_data(*SHAPES["3-D"], seed=13)
     weight, bias = affine_params(x.shape[1], seed=14)
-    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), weight, bias, training=True)
-    want, _, _ = torch_batch_norm(x, weight, bias)
-    expect_close(got.out, want, "output with weight and bias", on=on(x),
-                 hint="out = weight * x_hat + bias, with weight and bias reshaped to (1, C, 1, ...)")
+    hint = "out = weight * x_hat + bias, with weight and bias reshaped to (1, C, 1, ...); either may be None"
+    for name, w, b in (("weight and bias", weight, bias), ("weight only", weight, None), ("bias only", None, bias)):
+        got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), w, b, training=True)
+        expect_close(got.out, torch_batch_norm(x, w, b)[0], f"output with {name}", on=on(x), hint=hint)
 
 
 @points(2, task="batch_norm")
@@ -105,8 +105,8 @@ def test_running_mean_update(student):
 def test_running_var_uses_unbiased_variance(student):
     """running_var is updated with the unbiased batch variance (divide by n - 1)."""
     x = per_channel_data(*SHAPES["3-D"], seed=18)
-    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), training=True, momentum=0.5)
-    _, _, want_var = torch_batch_norm(x, momentum=0.5)
+    got = student.run("batch_norm", x, *fresh_stats(x.shape[1]), training=True, momentum=0.3)
+    _, _, want_var = torch_batch_norm(x, momentum=0.3)
     expect_close(got.running_var, want_var, "running_var after one training call", on=on(x),
                  hint="running_var stores the unbiased variance (divide by n - 1, n = values per "
                       "channel); the normalisation itself uses the biased one")
@@ -114,11 +114,12 @@ def test_running_var_uses_unbiased_variance(student):
 
 @points(2, task="batch_norm")
 def test_eval_uses_running_statistics(student):
-    """In eval mode the output uses running_mean and running_var, and they are not changed."""
+    """In eval mode the output uses running_mean and running_var (then eps, weight, bias), unchanged."""
     x = per_channel_data(*SHAPES["4-D"], seed=19)
     stats = (seeded_randn(8, seed=20), 0.5 + seeded_randn(8, seed=21).abs())
-    got = student.run("batch_norm", x, stats[0].clone(), stats[1].clone(), training=False)
-    want, _, _ = torch_batch_norm(x, training=False, stats=stats)
+    weight, bias = affine_params(8, seed=22)
+    got = student.run("batch_norm", x, stats[0].clone(), stats[1].clone(), weight, bias, training=False, eps=0.1)
+    want, _, _ = torch_batch_norm(x, weight, bias, training=False, eps=0.1, stats=stats)
     expect_close(got.out, want, "eval output", on=on(x),
                  hint="with training=False, normalise with the running statistics, not the batch's")
     expect_equal(got.running_mean, stats[0], "running_mean after an eval call",
@@ -178,13 +179,14 @@ def test_training_without_running_statistics(student):
 
 @points(1, task="batch_norm")
 def test_one_value_per_channel_raises(student):
-    """Training on one value per channel raises ValueError; two values per channel are enough."""
+    """Training on one value per channel raises ValueError; (2, C) and (1, C, L > 1) input are fine."""
     error = student.raises("batch_norm", torch.ones(1, 4), *fresh_stats(4), training=True)
     expect_raised(error, ValueError, "training on a (1, 4) input",
                   hint="keep the given check that rejects n <= 1 values per channel")
-    x = per_channel_data(2, 4, seed=31)
-    got = student.run("batch_norm", x, *fresh_stats(4), training=True)
-    expect_close(got.out, torch_batch_norm(x)[0], "training output with two values per channel", on=on(x))
+    for x in (per_channel_data(2, 4, seed=31), per_channel_data(1, 4, 3, seed=32)):
+        got = student.run("batch_norm", x, *fresh_stats(4), training=True)
+        expect_close(got.out, torch_batch_norm(x)[0], "training output", on=on(x),
+                     hint="n counts every value of a channel: N times the sizes of all dims after 1")
 
 
 @points(1, task="batch_norm")
@@ -221,21 +223,21 @@ def test_running_statistics_have_no_history(student):
            hint="update them under torch.no_grad(), or from detached batch statistics")
 
 
-def torch_gradients(x, weight, bias, grad_out):
+def torch_gradients(x, weight, bias, grad_out, eps=1e-5):
     x, weight, bias = (t.clone().requires_grad_() for t in (x, weight, bias))
-    F.batch_norm(x, None, None, weight, bias, training=True).backward(grad_out)
+    F.batch_norm(x, None, None, weight, bias, training=True, eps=eps).backward(grad_out)
     return {"grad_x": x.grad, "grad_weight": weight.grad, "grad_bias": bias.grad}
 
 
 # --- batch_norm_backward: gradients by hand ---------------------------------------------------
 
-def check_backward(student, shape, seed, dtype=torch.float32):
+def check_backward(student, shape, seed, dtype=torch.float32, eps=1e-5):
     x = per_channel_data(*shape, seed=seed, dtype=dtype)
     weight, _ = affine_params(shape[1], seed=seed + 1, dtype=dtype)
     bias = torch.zeros(shape[1], dtype=dtype)
     grad_out = seeded_randn(*shape, seed=seed + 2, dtype=dtype)
-    got = student.run("batch_norm_backward", grad_out, x, weight, 1e-5)
-    want = torch_gradients(x, weight, bias, grad_out)
+    got = student.run("batch_norm_backward", grad_out, x, weight, eps)
+    want = torch_gradients(x, weight, bias, grad_out, eps)
     hint = ("the batch mean and variance depend on x: grad_x has three terms, "
             "inv_std / n * (n * g - sum(g) - x_hat * sum(g * x_hat))")
     for name in ("grad_x", "grad_weight", "grad_bias"):
@@ -250,8 +252,8 @@ def test_backward_2d(student):
 
 @points(3, task="batch_norm_backward")
 def test_backward_4d_float64(student):
-    """batch_norm_backward on (N, C, H, W) float64 input, H != W, gives PyTorch's gradients."""
-    check_backward(student, SHAPES["4-D"], seed=43, dtype=torch.float64)
+    """batch_norm_backward on (N, C, H, W) float64 input, H != W, with eps = 0.1, gives PyTorch's gradients."""
+    check_backward(student, SHAPES["4-D"], seed=43, dtype=torch.float64, eps=0.1)
 
 
 @points(2, task="batch_norm_backward")
@@ -284,15 +286,28 @@ def test_backward_without_weight(student):
 
 @points(2, task="BatchNormFunction")
 def test_function_forward(student):
-    """BatchNormFunction.apply(x, weight, bias, eps) returns the training-mode output."""
-    x = per_channel_data(*SHAPES["4-D"], seed=50)
+    """BatchNormFunction.apply(x, weight, bias, eps) returns the training-mode output, eps included."""
+    x = 0.3 * per_channel_data(*SHAPES["4-D"], seed=50)
     weight, bias = affine_params(8, seed=51)
-    got = student.run("function_forward", x, weight, bias, 1e-5)
-    want, _, _ = torch_batch_norm(x, weight, bias)
-    expect_close(got.out, want, "BatchNormFunction output", on=on(x))
+    got = student.run("function_forward", x, weight, bias, 0.1)
+    want, _, _ = torch_batch_norm(x, weight, bias, eps=0.1)
+    expect_close(got.out, want, "BatchNormFunction output with eps = 0.1", on=on(x))
 
 
-@points(4, task="BatchNormFunction")
+@points(1, task="BatchNormFunction")
+def test_function_with_weight_but_no_bias(student):
+    """With bias=None, BatchNormFunction still backpropagates to x and weight (None for bias)."""
+    x = per_channel_data(*SHAPES["3-D"], seed=54)
+    weight, _ = affine_params(5, seed=55)
+    grad_out = seeded_randn(*x.shape, seed=56)
+    got = student.run("function_gradients", x, weight, None, grad_out, 1e-5)
+    want = torch_gradients(x, weight, torch.zeros(5), grad_out)
+    for name in ("grad_x", "grad_weight"):
+        expect_close(got[name], want[name], f"{name} with bias=None", on=on(x),
+                     hint="return None for an input that needs no gradient (ctx.needs_input_grad)")
+
+
+@points(3, task="BatchNormFunction")
 def test_function_jacobians_float64(student):
     """In float64, BatchNormFunction's Jacobians match PyTorch's (a gradcheck against the oracle)."""
     x = per_channel_data(4, 3, 2, seed=52, dtype=torch.float64)
@@ -337,6 +352,9 @@ def test_state_dict_keys(student):
 def test_state_dict_loads_both_ways(student):
     """A state_dict from torch's BatchNorm1d loads into yours and back, and gives the same eval output."""
     reference = torch_module("BatchNorm1d", {"num_features": 5})
+    with torch.no_grad():
+        reference.weight.copy_(affine_params(5, seed=59)[0])
+        reference.bias.copy_(affine_params(5, seed=59)[1])
     for i in range(3):
         reference(per_channel_data(*SHAPES["3-D"], seed=60 + i))
     reference.eval()
@@ -351,18 +369,23 @@ def test_state_dict_loads_both_ways(student):
 
 
 def check_module_training(student, class_name, shape, seed, steps=3, options=None):
+    """`steps` training calls, then one eval call: outputs, then buffers, then the eval output.
+
+    Buffers are checked before the eval output, so a wrong running statistic is reported as
+    such rather than as a wrong eval output.
+    """
     options = {"num_features": shape[1], **(options or {})}
     xs = [per_channel_data(*shape, seed=seed + i) * (1 + i) for i in range(steps)]
     xs.append(per_channel_data(*shape, seed=seed + steps))
-    modes = ["train"] * steps + ["eval"]
-    got = student.run("module_run", class_name, options, xs, modes)
+    got = student.run("module_run", class_name, options, xs, ["train"] * steps + ["eval"])
     reference = torch_module(class_name, options)
-    for i, (x, mode) in enumerate(zip(xs, modes)):
-        reference.train(mode == "train")
-        expect_close(got.outs[i], reference(x), f"{mode} output of call {i + 1}", on=on(x))
+    for i, x in enumerate(xs[:steps]):
+        expect_close(got.outs[i], reference(x), f"training output of call {i + 1}", on=on(x))
     for name, value in reference.state_dict().items():
         check = expect_close if value.is_floating_point() else expect_equal
         check(got.state_dict.get(name), value, f"{name} after {steps} training calls")
+    reference.eval()
+    expect_close(got.outs[steps], reference(xs[steps]), "eval output after training", on=on(xs[steps]))
 
 
 @points(3, task="BatchNorm1d")
@@ -373,13 +396,13 @@ def test_module_training_then_eval_2d(student):
 
 @points(2, task="BatchNorm1d")
 def test_module_training_then_eval_3d(student):
-    """BatchNorm1d on (N, C, L): three training calls then eval match torch, outputs and buffers."""
-    check_module_training(student, "BatchNorm1d", SHAPES["3-D"], seed=74)
+    """BatchNorm1d(momentum=0.3, eps=0.01) on (N, C, L): training then eval match torch, outputs and buffers."""
+    check_module_training(student, "BatchNorm1d", SHAPES["3-D"], seed=74, options={"momentum": 0.3, "eps": 0.01})
 
 
 @points(3, task="BatchNorm1d")
 def test_momentum_none_is_cumulative_average(student):
-    """momentum=None keeps a cumulative average: after x then 2x, running_mean = 1.5 * mean(x)."""
+    """momentum=None keeps a cumulative average of the batch statistics (factor 1 / num_batches_tracked)."""
     check_module_training(student, "BatchNorm1d", SHAPES["2-D"], seed=78, options={"momentum": None})
 
 
@@ -494,8 +517,10 @@ def test_mlp_forward(student):
     xs = [per_channel_data(20, 12, seed=95 + i) for i in range(3)]
     modes = ["train", "train", "eval"]
     got = student.run("mlp_run", (12, 16, 3), state, xs, modes)
-    for i, (x, mode) in enumerate(zip(xs, modes)):
-        reference.train(mode == "train")
-        expect_close(got.outs[i], reference(x), f"{mode} logits of call {i + 1}", on=on(x),
+    for i, x in enumerate(xs[:2]):
+        expect_close(got.outs[i], reference(x), f"training logits of call {i + 1}", on=on(x),
                      hint="Linear -> BatchNorm1d -> ReLU, twice, then the last Linear")
-
+    for name in ("bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"):
+        expect_close(got.state_dict.get(name), reference.state_dict()[name], f"{name} after two training calls")
+    reference.eval()
+    expect_close(got.outs[2], reference(xs[2]), "eval logits after training", on=on(xs[2]))

@@ -42,6 +42,13 @@ def function_forward(student, x, weight, bias, eps):
     return {"out": student.BatchNormFunction.apply(x, weight, bias, eps)}
 
 
+def function_gradients(student, x, weight, bias, grad_out, eps):
+    """Backpropagate grad_out through BatchNormFunction; inputs given as None stay None."""
+    x, weight = x.clone().requires_grad_(), weight.clone().requires_grad_()
+    student.BatchNormFunction.apply(x, weight, bias, eps).backward(grad_out)
+    return {"grad_x": x.grad, "grad_weight": weight.grad}
+
+
 def function_jacobians(student, x, weight, bias, eps):
     """The Jacobians of BatchNormFunction's output with respect to x, weight and bias."""
     def apply(x, weight, bias):
