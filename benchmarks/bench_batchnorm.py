@@ -8,6 +8,8 @@
    torch.nn.functional.batch_norm: the reference `batch_norm` (autograd through its tensor
    operations) and `BatchNormFunction` (the hand-derived `batch_norm_backward`).
    Target: within 3x of torch.
+3. Wall time to execute the reference notebook top to bottom with a real Jupyter kernel.
+   Target: under 60 s on 2 cores.
 """
 
 import argparse
@@ -36,6 +38,18 @@ def grading_seconds(repeats):
         if run.returncode != 0:
             raise SystemExit(f"grading the reference failed:\n{run.stdout[-2000:]}")
     return times
+
+
+def notebook_seconds():
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = ROOT / "solutions" / "batchnorm"
+    notebook = nbformat.read(folder / "batchnorm.ipynb", as_version=4)
+    started = time.perf_counter()
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return time.perf_counter() - started
 
 
 def load_reference():
@@ -69,6 +83,8 @@ def main():
     times = grading_seconds(args.repeats)
     print(f"grade reference batchnorm: median {statistics.median(times):.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in times)}; target < 15 s)")
+
+    print(f"execute the reference notebook: {notebook_seconds():.1f} s (target < 60 s)")
 
     reference = load_reference()
     torch.manual_seed(0)

@@ -11,6 +11,8 @@ import sys
 from coursekit import paths
 from coursekit.config import CourseConfigError, load_course
 from coursekit.release import ReleaseError, release
+from coursekit.stubs import SolutionMarkerError
+from coursekit.worker.guard import resolve
 
 
 def course_problems(course):
@@ -23,6 +25,11 @@ def course_problems(course):
             continue
         names = {node.name for node in ast.parse(module.read_text(encoding="utf-8")).body
                  if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+        for name in exercise.forbidden.classes:
+            try:
+                resolve(name)
+            except (ValueError, ImportError) as error:
+                problems.append(f"exercises[{index}].forbidden.classes: {error}")
         for task in exercise.tasks:
             if task not in names:
                 problems.append(f"exercises[{index}].tasks.{task}: {exercise.module_file} defines no "
@@ -61,7 +68,7 @@ def main(argv=None):
     for exercise_id in args.ids or course.ids:
         try:
             released = release(course.exercise(exercise_id))
-        except ReleaseError as error:
+        except (ReleaseError, SolutionMarkerError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(f"released {exercise_id} -> {released.relative_to(paths.REPO_ROOT)}")

@@ -42,6 +42,7 @@ class Exercise:
     tasks: dict               # task name -> points; the names shared with stubs and graders
     due: datetime.datetime
     time_limit: float         # seconds for each call into student code
+    time_budget: float        # seconds of student code for the whole exercise
     forbidden: Forbidden
 
     @property
@@ -115,6 +116,13 @@ def _is_positive_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
+MAX_SECONDS = 3600
+
+
+def _is_seconds(value):
+    return _is_positive_number(value) and value <= MAX_SECONDS
+
+
 def _is_text_list(value):
     return isinstance(value, list) and all(_is_text(item) for item in value)
 
@@ -134,7 +142,8 @@ def _read_forbidden(source, mapping, where):
 
 def _read_exercise(source, mapping, where):
     reader = _Reader(source, mapping, where,
-                     ["id", "title", "files", "points", "tasks", "due", "time_limit", "forbidden"])
+                     ["id", "title", "files", "points", "tasks", "due", "time_limit", "time_budget",
+                      "forbidden"])
     exercise_id = reader.take("id", lambda v: isinstance(v, str) and _ID.match(v),
                               "an identifier like 'batchnorm' (lower case, digits, _)")
     files = reader.take("files", lambda v: _is_text_list(v) and v, "a non-empty list of file names")
@@ -158,8 +167,10 @@ def _read_exercise(source, mapping, where):
         points=points,
         tasks=dict(tasks),
         due=due,
-        time_limit=float(reader.take("time_limit", _is_positive_number,
-                                     "a positive number of seconds", 10.0)),
+        time_limit=float(reader.take("time_limit", _is_seconds,
+                                     f"a number of seconds in (0, {MAX_SECONDS}]", 10.0)),
+        time_budget=float(reader.take("time_budget", _is_seconds,
+                                      f"a number of seconds in (0, {MAX_SECONDS}]", 120.0)),
         forbidden=_read_forbidden(source, reader.take("forbidden", lambda v: isinstance(v, dict),
                                                       "a mapping", {}), reader.at("forbidden")),
     )

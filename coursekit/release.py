@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+
 from coursekit import paths
 from coursekit.stubs import find_leaks, find_regions, fingerprints_of, make_stub, solution_fingerprints
 
@@ -29,9 +31,9 @@ class ReleaseError(RuntimeError):
     """The release could not be built, or it would leak solution code."""
 
 
-def stage_source(exercise, staging_root):
+def stage_source(exercise, staging_root, solutions=paths.SOLUTIONS):
     """Copy solutions/<id>/ to staging_root/<id>/ with the solution module replaced by its stub."""
-    solution_dir = paths.SOLUTIONS / exercise.id
+    solution_dir = Path(solutions) / exercise.id
     if not (solution_dir / exercise.module_file).is_file():
         raise ReleaseError(f"no reference solution at {solution_dir / exercise.module_file}")
     target = Path(staging_root) / exercise.id
@@ -44,8 +46,19 @@ def stage_source(exercise, staging_root):
             stub = make_stub(path.read_text(encoding="utf-8"), exercise.id, filename=str(path))
             (target / path.name).write_text(stub, encoding="utf-8")
         else:
+            if path.suffix == ".ipynb":
+                check_notebook(path)
             shutil.copyfile(path, target / path.name)
     return target
+
+
+def check_notebook(path):
+    """Refuse a notebook that is not valid nbformat JSON, naming the file and the problem."""
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as error:  # NotJSONError, ValidationError, UnicodeDecodeError...
+        message = str(error).splitlines()[0][:300]
+        raise ReleaseError(f"{path}: not a valid notebook ({type(error).__name__}: {message})") from None
 
 
 def generate_with_nbgrader(exercise_id, source_root, release_root, database):
@@ -82,8 +95,8 @@ def notebook_solution_fingerprints(notebook_path):
     return fingerprints
 
 
-def exercise_fingerprints(exercise):
-    solution_dir = paths.SOLUTIONS / exercise.id
+def exercise_fingerprints(exercise, solutions=paths.SOLUTIONS):
+    solution_dir = Path(solutions) / exercise.id
     fingerprints = solution_fingerprints((solution_dir / exercise.module_file).read_text(encoding="utf-8"))
     for notebook in sorted(solution_dir.glob("*.ipynb")):
         fingerprints |= notebook_solution_fingerprints(notebook)
@@ -107,13 +120,21 @@ def scan_for_leaks(folder, fingerprints):
     return leaks
 
 
-def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD):
-    """Stage, generate and scan one exercise; returns the released folder."""
-    stage_source(exercise, build / "source")
-    released = generate_with_nbgrader(exercise.id, build / "source", release_root, build / "gradebook.db")
-    leaks = scan_for_leaks(released, exercise_fingerprints(exercise))
+def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=paths.SOLUTIONS):
+    """Stage, generate and scan one exercise, then put it in release_root/<id>.
+
+    The release is built and scanned under `build` first: when any step fails, the folder
+    already in release_root is left exactly as it was.
+    """
+    build = Path(build)
+    stage_source(exercise, build / "source", solutions)
+    candidate = generate_with_nbgrader(exercise.id, build / "source", build / "release", build / "gradebook.db")
+    leaks = scan_for_leaks(candidate, exercise_fingerprints(exercise, solutions))
     if leaks:
-        shutil.rmtree(released, ignore_errors=True)
-        raise ReleaseError(f"the release of {exercise.id} would leak solution code, so it was removed:\n  "
+        shutil.rmtree(candidate, ignore_errors=True)
+        raise ReleaseError(f"the release of {exercise.id} would leak solution code, so it was not written:\n  "
                            + "\n  ".join(leaks))
-    return released
+    target = Path(release_root) / exercise.id
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(candidate, target)
+    return target

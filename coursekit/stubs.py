@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?::\s*(?P<description>.*\S))?\s*$")
 END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
-GENERATED_RAISE = re.compile(r'^[ \t]*raise NotImplementedError\("\w+\.[\w.]+: ')
+GENERATED_RAISE = re.compile(r'^[ \t]*raise NotImplementedError\((\n[ \t]*)?"\w+\.[\w.]+: .*\)$', re.MULTILINE)
+MAX_LINE = 100
 MIN_FINGERPRINT_LENGTH = 40
 
 
@@ -96,7 +97,7 @@ def make_stub(source, module_name, filename="<solution>"):
         task = f"{module_name}.{where}"
         message = f"{task}: {region.description}" if region.description else f"{task}: implement this"
         out.extend(lines[cursor:region.begin - 1])
-        out.append(f"{region.indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})")
+        out.extend(_raise_lines(region.indent, json.dumps(message, ensure_ascii=False)))
         cursor = region.end
     out.extend(lines[cursor:])
     stub = "\n".join(out) + "\n"
@@ -104,16 +105,23 @@ def make_stub(source, module_name, filename="<solution>"):
     return stub
 
 
+def _raise_lines(indent, quoted_message):
+    """The stub's raise statement, wrapped after the parenthesis when one line would be too long."""
+    line = f"{indent}raise NotImplementedError({quoted_message})"
+    if len(line) <= MAX_LINE:
+        return [line]
+    return [f"{indent}raise NotImplementedError(", f"{indent}    {quoted_message})"]
+
+
 def fill_stub(stub, solution):
     """Put the solution's regions back into a stub: what a student who solved everything submits."""
     regions = find_regions(solution)
-    stub_lines = stub.splitlines()
-    raises = [index for index, line in enumerate(stub_lines) if GENERATED_RAISE.match(line)]
+    raises = list(GENERATED_RAISE.finditer(stub))
     if len(raises) != len(regions):
         raise SolutionMarkerError(f"the stub has {len(raises)} tasks, the solution {len(regions)}")
-    for index, region in reversed(list(zip(raises, regions))):
-        stub_lines[index:index + 1] = list(region.body)
-    return "\n".join(stub_lines) + "\n"
+    for match, region in reversed(list(zip(raises, regions))):
+        stub = stub[:match.start()] + "\n".join(region.body) + stub[match.end():]
+    return stub
 
 
 def fingerprints_of(lines):

@@ -1,30 +1,68 @@
 """Helpers for the kit's own tests: grade a folder the way an instructor would, in a subprocess."""
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from coursekit import paths
 
+_RUNS = itertools.count()
+
+
+class _PreloadedPytest:
+    """One tests/preloaded_pytest.py server per test process, started on first use."""
+
+    def __init__(self):
+        self._server = None
+        self._lock = threading.Lock()
+
+    def run(self, argv, log):
+        with self._lock:
+            if self._server is None or self._server.poll() is not None:
+                env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
+                self._server = subprocess.Popen(
+                    [sys.executable, str(Path(__file__).with_name("preloaded_pytest.py"))],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=paths.REPO_ROOT)
+            self._server.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
+            self._server.stdin.flush()
+            return json.loads(self._server.stdout.readline())["exit"]
+
+
+_SERVERS = threading.local()
+
+
+def _server():
+    """A server per thread, so that tests grading in parallel threads run in parallel."""
+    if not hasattr(_SERVERS, "server"):
+        _SERVERS.server = _PreloadedPytest()
+    return _SERVERS.server
+
 
 def grade(submission=None, *, solutions=False, course=None, select=None, tmp_path):
-    """Run `pytest autograder` on a submission; return (results.json as a dict, the run's output)."""
-    results = Path(tmp_path) / f"results-{os.getpid()}-{id(submission)}.json"
-    command = [sys.executable, "-m", "pytest", str(select or paths.AUTOGRADER), "-q", "-p", "no:cacheprovider",
-               "--results-json", str(results)]
+    """Run `pytest autograder` on a submission; return (results.json as a dict, the run's output).
+
+    `select` is a node id or a list of them (default: every grader).
+    """
+    tmp_path = Path(tmp_path)
+    tag = f"{os.getpid()}-{next(_RUNS)}"
+    results, log = tmp_path / f"results-{tag}.json", tmp_path / f"grading-{tag}.log"
+    selected = [select] if isinstance(select, str) else list(select or [paths.AUTOGRADER])
+    argv = [*map(str, selected), "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+            "--results-json", str(results)]
     if solutions:
-        command.append("--solutions")
+        argv.append("--solutions")
     elif submission is not None:
-        command += ["--submission", str(submission)]
+        argv += ["--submission", str(submission)]
     if course is not None:
-        command += ["--course", str(course)]
-    env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
-    run = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=env, timeout=900)
-    output = run.stdout + run.stderr
+        argv += ["--course", str(course)]
+    exit_code = _server().run(argv, log)
+    output = log.read_text() if log.exists() else ""
     if not results.exists():
-        raise AssertionError(f"grading wrote no results.json (exit {run.returncode}):\n{output[-3000:]}")
+        raise AssertionError(f"grading wrote no results.json (exit {exit_code}):\n{output[-3000:]}")
     return json.loads(results.read_text()), output
 
 

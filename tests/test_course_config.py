@@ -44,7 +44,8 @@ def test_defaults_and_types():
     ("    files: [batchnorm.py]", "    files: [notes.md]", "exercises[0].files: must list the graded module"),
     ("    title: Batch norm\n", "", "exercises[0].title: required key is missing"),
     ("course: {id: demo, title: Demo}", "course: {id: demo, title: Demo, term: fall}", "course.term: unknown key"),
-    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0", "exercises[0].time_limit: expected a positive number"),
+    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0", "exercises[0].time_limit: expected a number of seconds"),
+    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_budget: .inf", "exercises[0].time_budget: expected a number of seconds"),
     ("tasks: {batch_norm: 3", "tasks: {batch_norm: 3,, ", "not valid YAML"),
 ])
 def test_bad_values_are_named(old, new, message):
@@ -89,3 +90,15 @@ def test_check_course_command(tmp_path):
                          cwd=paths.REPO_ROOT, capture_output=True, text=True)
     assert run.returncode == 2
     assert "tasks.MLPWithBatchnorm: batchnorm.py defines no function or class named MLPWithBatchnorm" in run.stderr
+    bad = course_with(tmp_path, **{"torch.nn.LayerNorm": "torch.nn.LayerNom"})
+    run = subprocess.run([sys.executable, "-m", "coursekit", "--course", str(bad), "check-course"],
+                         cwd=paths.REPO_ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and "forbidden.classes: cannot resolve 'torch.nn.LayerNom'" in run.stderr
+
+
+def test_a_worker_that_cannot_start_is_a_grader_error_not_the_students(tmp_path):
+    bad = course_with(tmp_path, **{"torch.nn.LayerNorm": "torch.nn.LayerNom"})
+    results, _ = grade(solutions=True, course=bad, tmp_path=tmp_path,
+                       select="autograder/test_batchnorm.py::test_backward_2d")
+    assert results["tests"][0]["extra_data"]["status"] == "grader error"
+    assert "your" not in results["tests"][0]["output"]

@@ -66,3 +66,19 @@ def test_feedback_never_shows_grader_source(tmp_path):
     for test in results["tests"]:
         assert not any(line in test["output"] for line in source_lines), test["output"]
     assert "def test_" not in output
+
+
+def test_two_copies_of_the_file_is_a_clear_error(tmp_path):
+    folder = submission_with(tmp_path, "both", (paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read_text())
+    (folder / "batchnorm.py").write_text("")
+    results, _ = grade(folder, tmp_path=tmp_path, select="autograder/test_batchnorm.py::test_backward_2d")
+    assert results["score"] == 0
+    assert "both batchnorm/batchnorm.py and batchnorm.py" in results["tests"][0]["output"]
+
+
+def test_a_run_stopped_early_still_reports_every_selected_test(tmp_path):
+    results, _ = grade(paths.ASSIGNMENTS, tmp_path=tmp_path,
+                       select=["autograder/test_batchnorm.py", "-x"])
+    assert len(results["tests"]) == len(grade(paths.ASSIGNMENTS, tmp_path=tmp_path)[0]["tests"])
+    assert sum(t["extra_data"]["status"] == "not graded" and t["output"] == "this test did not run"
+               for t in results["tests"]) == len(results["tests"]) - 1

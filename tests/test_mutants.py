@@ -7,8 +7,6 @@ failed by at least one mutant: a test nothing can fail checks nothing.
 """
 
 import ast
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,19 +40,10 @@ def grader_functions(exercise_id):
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """(exercise id, entry id) -> (entry, results.json) for every catalogued submission."""
-    jobs = []
-    for path in CATALOGUES:
-        for entry_id, (entry, source) in load_catalogue(path).items():
-            folder = submission_with(tmp_path_factory.mktemp(entry_id), entry_id, source, exercise=path.stem)
-            jobs.append((path.stem, entry_id, entry, folder))
-    workers = 1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {(exercise_id, entry_id): (entry, pool.submit(grade, folder, tmp_path=folder))
-                   for exercise_id, entry_id, entry, folder in jobs}
-    return {key: (entry, future.result()[0]) for key, (entry, future) in futures.items()}
+def catalogued():
+    """(exercise id, entry, source) for every catalogued submission, at collection time."""
+    return [(path.stem, entry, source) for path in CATALOGUES
+            for entry, source in load_catalogue(path).values()]
 
 
 def test_there_is_a_catalogue_for_every_exercise_with_graders():
@@ -75,26 +64,22 @@ def test_catalogues_name_real_grader_tests():
             assert (entry["kind"] == "mutant") == bool(entry.get("caught_by")), entry["id"]
 
 
-def test_every_mutant_loses_points_where_it_should(graded):
-    for (exercise_id, entry_id), (entry, results) in graded.items():
-        if entry["kind"] != "mutant":
-            continue
-        assert results["score"] < results["max_score"], f"{exercise_id}/{entry_id} got full marks"
-        missed = set(entry["caught_by"]) - grader_names(results, failed=True)
-        assert not missed, f"{exercise_id}/{entry_id} ({entry['mistake']}) passed {sorted(missed)}"
-
-
-def test_correct_variants_keep_full_marks(graded):
-    for (exercise_id, entry_id), (entry, results) in graded.items():
-        if entry["kind"] == "correct":
-            lost = sorted(grader_names(results, failed=True))
-            assert results["score"] == results["max_score"], f"{exercise_id}/{entry_id} lost {lost}"
-
-
-def test_every_grader_test_is_failed_by_some_mutant(graded):
+def test_every_grader_test_is_meant_to_catch_some_mutant():
+    """With test_catalogued_submission proving each caught_by fails, every grader is failed by one."""
     for path in CATALOGUES:
-        failed = set()
-        for (exercise_id, _), (entry, results) in graded.items():
-            if exercise_id == path.stem and entry["kind"] == "mutant":
-                failed |= grader_names(results, failed=True)
-        assert grader_functions(path.stem) - failed == set()
+        caught = {name for entry, _ in load_catalogue(path).values() for name in entry.get("caught_by", [])}
+        assert grader_functions(path.stem) - caught == set()
+
+
+@pytest.mark.parametrize("exercise_id, entry, source", catalogued(),
+                         ids=[f"{exercise_id}/{entry['id']}" for exercise_id, entry, _ in catalogued()])
+def test_catalogued_submission(exercise_id, entry, source, tmp_path):
+    folder = submission_with(tmp_path, entry["id"], source, exercise=exercise_id)
+    results, output = grade(folder, tmp_path=tmp_path)
+    lost = sorted(grader_names(results, failed=True))
+    if entry["kind"] == "correct":
+        assert results["score"] == results["max_score"], f"a correct variant lost {lost}"
+    else:
+        assert results["score"] < results["max_score"], "the mutant got full marks"
+        missed = set(entry["caught_by"]) - set(lost)
+        assert not missed, f"{entry['mistake']}\npassed, but should fail: {sorted(missed)}"

@@ -52,12 +52,25 @@ def test_released_notebook_has_no_outputs_and_locks_its_checks(exercise):
     assert any(cell["metadata"].get("nbgrader", {}).get("locked") for cell in notebook["cells"])
 
 
-def test_a_leak_stops_the_release(tmp_path, monkeypatch):
+def test_a_leak_stops_the_release_and_keeps_the_old_one(tmp_path, monkeypatch):
     exercise = EXERCISES[0]
+    (tmp_path / "release" / exercise.id).mkdir(parents=True)
+    (tmp_path / "release" / exercise.id / "kept.txt").write_text("previous release")
     monkeypatch.setattr("coursekit.release.make_stub", lambda source, *args, **kwargs: source)
     with pytest.raises(ReleaseError, match="would leak solution code"):
         release(exercise, release_root=tmp_path / "release", build=tmp_path / "build")
-    assert not (tmp_path / "release" / exercise.id).exists()
+    assert (tmp_path / "release" / exercise.id / "kept.txt").read_text() == "previous release"
+
+
+def test_a_corrupted_notebook_is_a_clear_error_and_keeps_the_old_release(tmp_path):
+    exercise = EXERCISES[0]
+    solutions = tmp_path / "solutions"
+    shutil.copytree(paths.SOLUTIONS / exercise.id, solutions / exercise.id)
+    (solutions / exercise.id / f"{exercise.id}.ipynb").write_text('{"cells": [ this is not json')
+    (tmp_path / "release" / exercise.id).mkdir(parents=True)
+    with pytest.raises(ReleaseError, match=f"{exercise.id}.ipynb: not a valid notebook"):
+        release(exercise, release_root=tmp_path / "release", build=tmp_path / "build", solutions=solutions)
+    assert (tmp_path / "release" / exercise.id).is_dir()
 
 
 def test_student_path_release_then_solve_then_grade(tmp_path):

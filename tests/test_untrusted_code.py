@@ -89,3 +89,26 @@ def test_forbidden_api_gets_no_credit_however_it_is_reached(tmp_path, cheat):
     assert results["score"] == 0
     assert results["tests"][0]["extra_data"]["status"] == "forbidden API"
     assert "native_batch_norm" in results["tests"][0]["output"]
+
+
+def test_a_time_budget_bounds_a_submission_that_hangs_everywhere(tmp_path):
+    course = course_with(tmp_path, **{"time_limit: 20": "time_limit: 2", "time_budget: 150": "time_budget: 5"})
+    marker = "    ### BEGIN SOLUTION: normalise x with the batch or the running statistics\n"
+    folder = submission_with(tmp_path, "hang", patched(marker, marker + "    while True:\n        pass\n"))
+    results, _ = grade(folder, course=course, tmp_path=tmp_path)
+    statuses = [t["extra_data"]["status"] for t in results["tests"] if t["tags"][1] == "batchnorm.batch_norm"]
+    assert set(statuses) == {"timed out"}
+    assert sum("time budget" in t["output"] for t in results["tests"]) >= len(statuses) - 3
+    assert results["execution_time"] < 60
+
+
+def test_a_worker_that_stops_reading_cannot_hang_the_grader(tmp_path, short_course):
+    stopper = ("    import os, signal, threading\n"
+               "    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()\n")
+    folder = submission_with(tmp_path, "stopper", patched(BACKWARD_BODY, stopper + BACKWARD_BODY))
+    select = "autograder/test_batchnorm.py::test_backward_2d autograder/test_batchnorm.py::test_backward_4d_float64"
+    results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=select.split()[0])
+    assert results["score"] == results["max_score"]
+    results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=select.split())
+    statuses = {t["extra_data"]["test"].rpartition("::")[2]: t["extra_data"]["status"] for t in results["tests"]}
+    assert statuses == {"test_backward_2d": "passed", "test_backward_4d_float64": "timed out"}

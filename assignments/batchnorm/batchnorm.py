@@ -70,7 +70,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None,
                          f"got input size {tuple(x.shape)}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var must be given in evaluation mode")
-    raise NotImplementedError("batchnorm.batch_norm: normalise x with the batch or the running statistics")
+    raise NotImplementedError(
+        "batchnorm.batch_norm: normalise x with the batch or the running statistics")
 
 
 def batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
@@ -85,17 +86,23 @@ def batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
         (grad_x, grad_weight, grad_bias): grad_x has x's shape; grad_weight and grad_bias have
         shape (C,), and are both None when weight is None.
 
-    With n values per channel, x_hat = (x - mean) * inv_std, inv_std = 1 / sqrt(var + eps):
-        grad_bias   = sum(grad_out)                 over dims (0, 2, 3, ...)
-        grad_weight = sum(grad_out * x_hat)         over the same dims
-        g           = grad_out * weight             (or grad_out when weight is None)
-        grad_x      = inv_std / n * (n * g - sum(g) - x_hat * sum(g * x_hat))
-    The mean and the variance depend on x too: that is where the two sums come from.
+    Forward, per channel, with n values per channel and every sum over dims (0, 2, 3, ...):
+        mean = sum(x) / n,  var = sum((x - mean)^2) / n,  inv_std = 1 / sqrt(var + eps)
+        x_hat = (x - mean) * inv_std,  out = weight * x_hat + bias
+    The parameters are the easy part:
+        grad_bias = sum(grad_out),  grad_weight = sum(grad_out * x_hat)
+    For x, walk the graph backwards from g = dL/dx_hat = grad_out * weight (grad_out when
+    weight is None). x reaches x_hat three ways: directly, through mean and through var.
+        1. dL/dvar  = sum(g * (x - mean)) * (-1/2) * (var + eps)^(-3/2)
+        2. dL/dmean = -inv_std * sum(g)   (var's own dependence on mean sums to zero)
+        3. grad_x   = g * inv_std + dL/dvar * 2 * (x - mean) / n + dL/dmean / n
+    Then simplify: writing step 3 with x_hat gives a short expression with two per-channel sums.
 
     Hint: recompute mean, var and x_hat exactly as the forward pass did (biased variance), and
     keep the sums with keepdim=True so they broadcast.
     """
-    raise NotImplementedError("batchnorm.batch_norm_backward: the analytic gradients of the training-mode output")
+    raise NotImplementedError(
+        "batchnorm.batch_norm_backward: the analytic gradients of the training-mode output")
 
 
 class BatchNormFunction(torch.autograd.Function):
@@ -111,7 +118,8 @@ class BatchNormFunction(torch.autograd.Function):
 
         Hint: `ctx.save_for_backward` accepts None; keep eps on `ctx` as a plain attribute.
         """
-        raise NotImplementedError("batchnorm.BatchNormFunction.forward: training-mode output, saving x and weight for backward")
+        raise NotImplementedError(
+            "batchnorm.BatchNormFunction.forward: training-mode output; save what backward needs")
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -119,11 +127,14 @@ class BatchNormFunction(torch.autograd.Function):
 
         Hint: an input that needs no gradient (`ctx.needs_input_grad[i]` is False) gets None.
         """
-        raise NotImplementedError("batchnorm.BatchNormFunction.backward: gradients from batch_norm_backward")
+        raise NotImplementedError(
+            "batchnorm.BatchNormFunction.backward: gradients from batch_norm_backward")
 
 
-class _BatchNorm(nn.Module):
+class BatchNorm(nn.Module):
     """What BatchNorm1d and BatchNorm2d share: parameters, buffers and the forward pass.
+
+    You write this class; BatchNorm1d and BatchNorm2d below only check the input's rank.
 
     Attributes, exactly as in torch.nn.BatchNorm1d (so state_dicts load both ways):
         weight, bias: nn.Parameter of shape (C,), initialised to ones and zeros;
@@ -143,7 +154,8 @@ class _BatchNorm(nn.Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        raise NotImplementedError("batchnorm._BatchNorm.__init__: register the parameters and buffers")
+        raise NotImplementedError(
+            "batchnorm.BatchNorm.__init__: register the parameters and buffers")
 
     def _check_input_dim(self, x):
         raise NotImplementedError("each subclass checks its own input rank")
@@ -159,7 +171,8 @@ class _BatchNorm(nn.Module):
           (track_running_stats=False).
         """
         self._check_input_dim(x)
-        raise NotImplementedError("batchnorm._BatchNorm.forward: pick the statistics and the update factor, then call batch_norm")
+        raise NotImplementedError(
+            "batchnorm.BatchNorm.forward: choose the statistics and the update factor")
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -167,7 +180,7 @@ class _BatchNorm(nn.Module):
                 f"track_running_stats={self.track_running_stats}")
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(BatchNorm):
     """Batch norm over (N, C) or (N, C, L) input: a drop-in for torch.nn.BatchNorm1d."""
 
     def _check_input_dim(self, x):
@@ -175,7 +188,7 @@ class BatchNorm1d(_BatchNorm):
             raise ValueError(f"expected 2D or 3D input (got {x.dim()}D input)")
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(BatchNorm):
     """Batch norm over (N, C, H, W) input: a drop-in for torch.nn.BatchNorm2d."""
 
     def _check_input_dim(self, x):
@@ -198,4 +211,6 @@ class MLPWithBatchNorm(nn.Module):
         raise NotImplementedError("batchnorm.MLPWithBatchNorm.__init__: the five layers")
 
     def forward(self, x):
-        raise NotImplementedError("batchnorm.MLPWithBatchNorm.forward: fc -> bn -> relu, twice, then fc3")
+        """(N, in_features) -> (N, out_features) logits."""
+        raise NotImplementedError(
+            "batchnorm.MLPWithBatchNorm.forward: fc -> bn -> relu, twice, then fc3")

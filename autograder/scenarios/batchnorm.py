@@ -75,15 +75,19 @@ def module_state(student, class_name, options):
 
 
 def module_run(student, class_name, options, inputs, modes, state_dict=None):
-    """Build a module, optionally load a state_dict, then run inputs[i] in modes[i] ("train"/"eval")."""
+    """Build a module, optionally load a state_dict, then run inputs[i] in modes[i] ("train"/"eval").
+
+    Returns the outputs, and the state_dict after each call (`states`) and at the end.
+    """
     module = _module(student, class_name, options)
     if state_dict is not None:
         module.load_state_dict(state_dict)
-    outs = []
+    outs, states = [], []
     for x, mode in zip(inputs, modes):
         module.train(mode == "train")
         outs.append(module(x))
-    return {"outs": outs, "state_dict": dict(module.state_dict())}
+        states.append({name: value.clone() for name, value in module.state_dict().items()})
+    return {"outs": outs, "states": states, "state_dict": dict(module.state_dict())}
 
 
 def module_gradients(student, class_name, options, x, grad_out):

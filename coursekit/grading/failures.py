@@ -14,10 +14,11 @@ class GradingFailure(AssertionError):
 
     status = "failed"
 
-    def __init__(self, reason, hint=None):
+    def __init__(self, reason, hint=None, staff_note=""):
         super().__init__(reason)
         self.reason = reason
         self.hint = hint
+        self.staff_note = staff_note   # shown in the instructor's terminal, never to the student
 
     def feedback(self):
         return self.reason + (f"\nHint: {self.hint}" if self.hint else "")

@@ -20,10 +20,11 @@ from coursekit.grading.process import WorkerSpec
 from coursekit.grading.report import summary_lines
 from coursekit.grading.results import TestOutcome, exercise_scores, gradescope_results, write_json_atomically
 from coursekit.grading.student import Student
-from coursekit.grading.submission import find_module_file, missing_file_message
+from coursekit.grading.submission import locate_module_file
 
-__all__ = ["pytest_addoption", "pytest_configure", "pytest_collection_modifyitems", "student",
-           "pytest_runtest_makereport", "pytest_terminal_summary", "pytest_sessionfinish"]
+__all__ = ["pytest_addoption", "pytest_configure", "pytest_collection_modifyitems",
+           "pytest_collection_finish", "student", "pytest_runtest_makereport",
+           "pytest_terminal_summary", "pytest_sessionfinish"]
 
 _SESSION = pytest.StashKey()
 
@@ -46,15 +47,16 @@ class GradingSession:
         self.submission_root = Path(submission_root)
         self.students = {}
         self.outcomes = []
+        self.items = []              # the graders selected to run, in order
         self.collected = False       # results are written only for a run whose graders were valid
         self.started = time.monotonic()
 
     def student(self, exercise_id, scenarios_file):
         if exercise_id not in self.students:
             exercise_config = self.course.exercise(exercise_id)
-            module_file = find_module_file(self.submission_root, exercise_config)
+            module_file, problem = locate_module_file(self.submission_root, exercise_config)
             if module_file is None:
-                handle = Student(exercise_config, None, missing_file_message(self.submission_root, exercise_config))
+                handle = Student(exercise_config, None, problem)
             else:
                 spec = WorkerSpec(module_name=exercise_id, student_file=module_file,
                                   scenarios_file=scenarios_file,
@@ -66,6 +68,18 @@ class GradingSession:
     def close(self):
         for handle in self.students.values():
             handle.close()
+
+    def record_unrun(self):
+        """Give every selected grader that produced no outcome (after -x, say) a 'not graded' one."""
+        done = {outcome.nodeid for outcome in self.outcomes}
+        for item in self.items:
+            if item.nodeid not in done:
+                self.outcomes.append(_outcome(item, None))
+
+    def graded_exercise_ids(self):
+        """Exercises with at least one outcome, in course.yml's order."""
+        return [exercise.id for exercise in self.course.exercises
+                if any(outcome.exercise == exercise.id for outcome in self.outcomes)]
 
 
 def pytest_addoption(parser):
@@ -93,6 +107,9 @@ def _submission_root(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n, task): points a grader test is worth, and its task")
     config.addinivalue_line("markers", "exercise(id): the exercise a grader module grades")
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("grade in one process (no -n): the scores are added up by the process "
+                                "that ran the graders")
     try:
         course = load_course(config.getoption("--course") or paths.COURSE_FILE)
     except CourseConfigError as error:
@@ -149,6 +166,10 @@ def pytest_collection_modifyitems(session, config, items):
     grading.collected = True
 
 
+def pytest_collection_finish(session):
+    session.config.stash[_SESSION].items = list(session.items)
+
+
 @pytest.fixture
 def student(request):
     """The exercise under test, in the submission being graded."""
@@ -158,12 +179,14 @@ def student(request):
     return grading.student(exercise_id, scenarios)
 
 
-def _outcome(item, report, grading):
+def _outcome(item, report):
     exercise_id = item.get_closest_marker("exercise").args[0]
     points_marker = item.get_closest_marker("points")
     maximum = float(points_marker.args[0])
     base = dict(nodeid=item.nodeid, name=_describe(item), exercise=exercise_id,
                 task=points_marker.kwargs["task"], max_score=maximum)
+    if report is None:
+        return TestOutcome(score=0.0, status="not graded", feedback="this test did not run", **base)
     if report.passed:
         return TestOutcome(score=maximum, status="passed", feedback="", **base)
     if report.skipped:
@@ -184,20 +207,20 @@ def pytest_runtest_makereport(item, call):
     failure = call.excinfo.value if call.excinfo is not None else None
     if isinstance(failure, GradingFailure):
         report._grading_failure = failure
-        report.longrepr = f"[{failure.status}] {_describe(item)}\n{failure.feedback()}"
+        staff = f"\n--- for staff only: the worker's last output ---\n{failure.staff_note}" if failure.staff_note else ""
+        report.longrepr = f"[{failure.status}] {_describe(item)}\n{failure.feedback()}{staff}"
     grading = item.config.stash[_SESSION]
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        grading.outcomes.append(_outcome(item, report, grading))
+        grading.outcomes.append(_outcome(item, report))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     grading = config.stash.get(_SESSION, None)
-    if grading is None or not grading.outcomes:
+    if grading is None or not grading.items:
         return
-    ids = [exercise.id for exercise in grading.course.exercises
-           if any(outcome.exercise == exercise.id for outcome in grading.outcomes)]
+    grading.record_unrun()
     terminalreporter.section(f"scores: {grading.submission_root}")
-    for line in summary_lines(exercise_scores(grading.outcomes, ids), grading.outcomes):
+    for line in summary_lines(exercise_scores(grading.outcomes, grading.graded_exercise_ids()), grading.outcomes):
         terminalreporter.write_line(line)
 
 
@@ -208,9 +231,8 @@ def pytest_sessionfinish(session, exitstatus):
     grading.close()
     target = session.config.getoption("--results-json")
     if target and grading.collected:
-        ids = [exercise.id for exercise in grading.course.exercises
-               if any(outcome.exercise == exercise.id for outcome in grading.outcomes)]
-        document = gradescope_results(grading.outcomes, ids,
+        grading.record_unrun()
+        document = gradescope_results(grading.outcomes, grading.graded_exercise_ids(),
                                       execution_time=time.monotonic() - grading.started,
                                       course_id=grading.course.id,
                                       submission=str(grading.submission_root))

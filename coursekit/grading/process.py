@@ -7,6 +7,7 @@ nothing the student prints can be mistaken for a reply.
 """
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from coursekit.worker import wire
 WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
 WORKER_PACKAGE_NAME = "_kit_worker"
 _LOG_TAIL_BYTES = 2000
+LOG_LIMIT_BYTES = 16 * 1024 * 1024   # a worker that writes more is killed (SIGXFSZ)
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,22 @@ class WorkerSpec:
 
 
 class WorkerFailure(Exception):
-    """The worker did not reply properly: `kind` is "timeout", "crashed" or "protocol"."""
+    """The worker did not reply properly: `kind` is "timeout", "crashed" or "protocol".
 
-    def __init__(self, kind, message):
+    `message` is for the student; `log_tail` (what the worker printed last) is for staff only:
+    it could carry whatever the student's code chose to print.
+    """
+
+    def __init__(self, kind, message, log_tail=""):
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.log_tail = log_tail
+
+
+def _limit_output():
+    """In the worker, before exec: cap the size of any file it writes (its log included)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (LOG_LIMIT_BYTES, LOG_LIMIT_BYTES))
 
 
 def clean_environment(scratch):
@@ -85,10 +97,11 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 command, cwd=self.scratch, env=clean_environment(self.scratch),
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                pass_fds=(request_read, reply_write), start_new_session=True)
+                pass_fds=(request_read, reply_write), start_new_session=True, preexec_fn=_limit_output)
         finally:
             os.close(request_read)
             os.close(reply_write)
+        os.set_blocking(request_write, False)
         self._request_fd, self._reply_fd = request_write, reply_read
         setup = {"module": self.spec.module_name, "scenarios": self.scenarios_module,
                  "forbidden": self.spec.forbidden, "threads": self.spec.threads}
@@ -99,9 +112,10 @@ class WorkerProcess:
         return self._exchange(request, seconds, "while running your code")
 
     def _exchange(self, message, seconds, during):
+        deadline = time.monotonic() + seconds
         try:
-            wire.write_message(self._request_fd, message)
-            return wire.read_message(self._reply_fd, deadline=time.monotonic() + seconds)
+            wire.write_message(self._request_fd, message, deadline=deadline)
+            return wire.read_message(self._reply_fd, deadline=deadline)
         except wire.WireTimeout:
             self.stop()
             raise WorkerFailure("timeout", f"timed out after {seconds:g} s {during}") from None
@@ -109,8 +123,8 @@ class WorkerProcess:
             code = self._wait_for_exit()
             tail = self.log_tail()
             self.stop()
-            raise WorkerFailure("crashed", f"the process exited {during} ({describe_exit(code)})"
-                                + (f"; its last output:\n{tail}" if tail else "")) from None
+            raise WorkerFailure("crashed", f"the process exited {during} ({describe_exit(code)})",
+                                log_tail=tail) from None
         except wire.WireError as error:
             self.stop()
             raise WorkerFailure("protocol", f"sent an unreadable reply {during}: {error}") from None
@@ -123,7 +137,9 @@ class WorkerProcess:
 
     def log_tail(self):
         try:
-            data = (self.scratch / "worker.log").read_bytes()[-_LOG_TAIL_BYTES:]
+            with open(self.scratch / "worker.log", "rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+                data = log.read(_LOG_TAIL_BYTES)
         except OSError:
             return ""
         return data.decode("utf-8", "replace").strip()
@@ -156,6 +172,8 @@ class WorkerProcess:
 def describe_exit(code):
     if code is None:
         return "it did not exit"
+    if code == -signal.SIGXFSZ:
+        return f"it printed or wrote more than the {LOG_LIMIT_BYTES // (1024 * 1024)} MiB allowed"
     if code < 0:
         try:
             return f"killed by {signal.Signals(-code).name}"

@@ -22,5 +22,9 @@ def to_record(value):
 def type_name(value):
     """The student-facing name of a returned value's type, seeing through opaque placeholders."""
     if isinstance(value, dict) and "__opaque__" in value:
+        if "layout" in value:
+            return "a nested tensor" if value.get("nested") else f"a {value['layout']} tensor"
         return value["__opaque__"].rpartition(".")[2]
+    if isinstance(value, Record):
+        return "dict"
     return type(value).__name__

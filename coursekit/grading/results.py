@@ -7,7 +7,7 @@ worker prints or writes takes part.
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -91,7 +91,3 @@ def write_json_atomically(path, document):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def outcome_as_dict(outcome):
-    return asdict(outcome)

@@ -6,6 +6,8 @@ student code becomes a GradingFailure with a status and a student-facing reason;
 restarted on the next call after a timeout or a crash.
 """
 
+import time
+
 from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, StudentCodeRaised,
                                         SubmissionUnavailable, TimedOut)
 from coursekit.grading.process import WorkerFailure, WorkerProcess
@@ -22,7 +24,12 @@ def describe_raised(error, doing):
 
 
 class Student:
-    """One exercise of one submission. `spec` is None when the file is missing (`missing` says why)."""
+    """One exercise of one submission. `spec` is None when the file is missing (`missing` says why).
+
+    Student code gets `exercise.time_limit` seconds per call and `exercise.time_budget` seconds in
+    all: once a hanging submission has used up the budget, its remaining tests fail at once, so
+    one endless loop cannot push a whole grading run past the platform's own time limit.
+    """
 
     def __init__(self, exercise, spec, missing=None):
         self.exercise = exercise
@@ -30,12 +37,17 @@ class Student:
         self.missing = missing
         self._worker = None
         self._import_failure = None
+        self._seconds_used = 0.0
 
     def _ensure_worker(self):
         if self.spec is None:
             raise SubmissionUnavailable(self.missing)
         if self._import_failure is not None:
             raise SubmissionUnavailable(self._import_failure)
+        if self._seconds_used >= self.exercise.time_budget:
+            raise TimedOut(f"not run: your code used up this exercise's time budget "
+                           f"({self.exercise.time_budget:g} s) in earlier tests",
+                           hint="fix the code that timed out first; this test will then run")
         if self._worker is not None and self._worker.alive:
             return self._worker
         worker = WorkerProcess(self.spec)
@@ -44,7 +56,10 @@ class Student:
         except WorkerFailure as failure:
             worker.stop()
             self._import_failure = f"{self.exercise.module_file} could not be loaded: {failure.message}"
-            raise SubmissionUnavailable(self._import_failure) from None
+            raise SubmissionUnavailable(self._import_failure, staff_note=failure.log_tail) from None
+        if reply.get("status") == "harness_error":
+            worker.stop()
+            raise HarnessError(reply.get("message"))
         if reply.get("status") != "ready":
             worker.stop()
             error = reply.get("error", {"type": "?", "message": "?"})
@@ -55,8 +70,10 @@ class Student:
 
     def _call(self, scenario, args, kwargs, seed):
         worker = self._ensure_worker()
+        limit = min(self.exercise.time_limit, self.exercise.time_budget - self._seconds_used)
+        started = time.monotonic()
         try:
-            reply = worker.call(scenario, args, kwargs, seed=seed, seconds=self.exercise.time_limit)
+            reply = worker.call(scenario, args, kwargs, seed=seed, seconds=limit)
         except WorkerFailure as failure:
             self._worker = None
             if failure.kind == "timeout":
@@ -64,14 +81,16 @@ class Student:
                                hint="look for an endless loop, or work far larger than needed") from None
             raise Crashed(f"your code {failure.message}",
                           hint="code that calls exit() or os._exit(), or crashes the interpreter, "
-                               "ends the grading of that test") from None
+                               "ends the grading of that test", staff_note=failure.log_tail) from None
+        finally:
+            self._seconds_used += time.monotonic() - started
         if reply.get("status") == "harness_error":
             raise HarnessError(reply.get("message"))
         if reply.get("forbidden"):
             used = ", ".join(reply["forbidden"])
             raise ForbiddenApiUsed(f"your code used what this exercise asks you to write yourself: {used}",
-                                   hint="no credit for tests that reach PyTorch's own implementation; "
-                                        "write the computation from basic tensor operations")
+                                   hint="tests that reach PyTorch's own implementation, or autograd where "
+                                        "the gradients must be derived by hand, get no credit")
         return reply
 
     def run(self, scenario, *args, seed=0, **kwargs):

@@ -3,15 +3,16 @@
 from pathlib import Path
 
 
-def find_module_file(root, exercise):
-    """The exercise's graded file in the submission folder `root`, or None when there is none."""
+def locate_module_file(root, exercise):
+    """(path, None) for the exercise's graded file in the folder `root`, or (None, why not)."""
     root = Path(root)
-    for candidate in (root / exercise.id / exercise.module_file, root / exercise.module_file):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def missing_file_message(root, exercise):
-    return (f"{exercise.module_file} was not found in the submission: expected "
-            f"{exercise.id}/{exercise.module_file} or {exercise.module_file} in {Path(root).name or root}/")
+    found = [candidate for candidate in (root / exercise.id / exercise.module_file, root / exercise.module_file)
+             if candidate.is_file()]
+    shown = f"{root.name or root}/"
+    if not found:
+        return None, (f"{exercise.module_file} was not found in the submission: expected "
+                      f"{exercise.id}/{exercise.module_file} or {exercise.module_file} in {shown}")
+    if len(found) > 1:
+        return None, (f"the submission has both {exercise.id}/{exercise.module_file} and "
+                      f"{exercise.module_file} in {shown}: keep only the one you want graded")
+    return found[0], None

@@ -50,17 +50,15 @@ class _AutogradRecorder(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        name = getattr(func, "__name__", "")
-        if name in _AUTOGRAD_ENTRY_POINTS:
-            self._hits.add(f"autograd ({name}) inside {self._where}")
-        elif torch.is_grad_enabled() and any(
-                isinstance(value, torch.Tensor) and value.requires_grad
-                for value in (*args, *kwargs.values())):
-            self._hits.add(f"autograd (a graph recorded by {name}) inside {self._where}")
+        if getattr(func, "__name__", "") in _AUTOGRAD_ENTRY_POINTS or (
+                torch.is_grad_enabled() and any(isinstance(value, torch.Tensor) and value.requires_grad
+                                                for value in (*args, *kwargs.values()))):
+            self._hits.add(f"autograd inside {self._where}")
         return func(*args, **kwargs)
 
 
-def _resolve(dotted_name):
+def resolve(dotted_name):
+    """The object a dotted name such as "torch.nn.LayerNorm" refers to (ValueError if none)."""
     module_name, _, attribute = dotted_name.rpartition(".")
     while module_name:
         try:
@@ -73,7 +71,9 @@ def _resolve(dotted_name):
         raise ValueError(f"cannot resolve {dotted_name!r}")
     value = module
     for part in attribute.split("."):
-        value = getattr(value, part)
+        value = getattr(value, part, None)
+        if value is None:
+            raise ValueError(f"cannot resolve {dotted_name!r}: {module_name} has no {attribute!r}")
     return value
 
 
@@ -90,7 +90,7 @@ class ForbiddenApiGuard:
     def install(self):
         """Wrap the forbidden classes' constructors. Call once, before importing student code."""
         for dotted_name in self._classes:
-            cls = _resolve(dotted_name)
+            cls = resolve(dotted_name)
             original = cls.__init__
 
             @functools.wraps(original)

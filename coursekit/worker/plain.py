@@ -22,6 +22,8 @@ def to_plain(value, depth=0):
     if depth > _MAX_DEPTH:
         return opaque(value)
     if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.is_nested:
+            return opaque(value) | {"layout": str(value.layout), "nested": bool(value.is_nested)}
         return value.detach().as_subclass(torch.Tensor).to("cpu", copy=True).contiguous()
     if value is None or isinstance(value, (bool, str, torch.dtype)):
         return value

@@ -43,10 +43,19 @@ def decode(payload):
         raise WireError(f"unreadable message ({type(error).__name__}: {str(error)[:200]})") from None
 
 
-def write_message(fd, message):
+def write_message(fd, message, deadline=None):
+    """Write one message to fd. With a deadline, fd must be non-blocking: a reader that stops
+    reading (a stopped or stuck worker) then gives WireTimeout instead of blocking forever."""
     data = memoryview(encode(message))
     while data:
-        written = os.write(fd, data)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise WireTimeout(f"the other side stopped reading ({len(data)} bytes unsent)")
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            continue
         data = data[written:]
 
 

@@ -105,12 +105,17 @@ def batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
         (grad_x, grad_weight, grad_bias): grad_x has x's shape; grad_weight and grad_bias have
         shape (C,), and are both None when weight is None.
 
-    With n values per channel, x_hat = (x - mean) * inv_std, inv_std = 1 / sqrt(var + eps):
-        grad_bias   = sum(grad_out)                 over dims (0, 2, 3, ...)
-        grad_weight = sum(grad_out * x_hat)         over the same dims
-        g           = grad_out * weight             (or grad_out when weight is None)
-        grad_x      = inv_std / n * (n * g - sum(g) - x_hat * sum(g * x_hat))
-    The mean and the variance depend on x too: that is where the two sums come from.
+    Forward, per channel, with n values per channel and every sum over dims (0, 2, 3, ...):
+        mean = sum(x) / n,  var = sum((x - mean)^2) / n,  inv_std = 1 / sqrt(var + eps)
+        x_hat = (x - mean) * inv_std,  out = weight * x_hat + bias
+    The parameters are the easy part:
+        grad_bias = sum(grad_out),  grad_weight = sum(grad_out * x_hat)
+    For x, walk the graph backwards from g = dL/dx_hat = grad_out * weight (grad_out when
+    weight is None). x reaches x_hat three ways: directly, through mean and through var.
+        1. dL/dvar  = sum(g * (x - mean)) * (-1/2) * (var + eps)^(-3/2)
+        2. dL/dmean = -inv_std * sum(g)   (var's own dependence on mean sums to zero)
+        3. grad_x   = g * inv_std + dL/dvar * 2 * (x - mean) / n + dL/dmean / n
+    Then simplify: writing step 3 with x_hat gives a short expression with two per-channel sums.
 
     Hint: recompute mean, var and x_hat exactly as the forward pass did (biased variance), and
     keep the sums with keepdim=True so they broadcast.
@@ -151,7 +156,7 @@ class BatchNormFunction(torch.autograd.Function):
 
         Hint: `ctx.save_for_backward` accepts None; keep eps on `ctx` as a plain attribute.
         """
-        ### BEGIN SOLUTION: training-mode output, saving x and weight for backward
+        ### BEGIN SOLUTION: training-mode output; save what backward needs
         ctx.save_for_backward(x, weight)
         ctx.eps = eps
         return batch_norm(x, None, None, weight, bias, training=True, eps=eps)
@@ -174,8 +179,10 @@ class BatchNormFunction(torch.autograd.Function):
         ### END SOLUTION
 
 
-class _BatchNorm(nn.Module):
+class BatchNorm(nn.Module):
     """What BatchNorm1d and BatchNorm2d share: parameters, buffers and the forward pass.
+
+    You write this class; BatchNorm1d and BatchNorm2d below only check the input's rank.
 
     Attributes, exactly as in torch.nn.BatchNorm1d (so state_dicts load both ways):
         weight, bias: nn.Parameter of shape (C,), initialised to ones and zeros;
@@ -228,7 +235,7 @@ class _BatchNorm(nn.Module):
           (track_running_stats=False).
         """
         self._check_input_dim(x)
-        ### BEGIN SOLUTION: pick the statistics and the update factor, then call batch_norm
+        ### BEGIN SOLUTION: choose the statistics and the update factor
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
@@ -245,7 +252,7 @@ class _BatchNorm(nn.Module):
                 f"track_running_stats={self.track_running_stats}")
 
 
-class BatchNorm1d(_BatchNorm):
+class BatchNorm1d(BatchNorm):
     """Batch norm over (N, C) or (N, C, L) input: a drop-in for torch.nn.BatchNorm1d."""
 
     def _check_input_dim(self, x):
@@ -253,7 +260,7 @@ class BatchNorm1d(_BatchNorm):
             raise ValueError(f"expected 2D or 3D input (got {x.dim()}D input)")
 
 
-class BatchNorm2d(_BatchNorm):
+class BatchNorm2d(BatchNorm):
     """Batch norm over (N, C, H, W) input: a drop-in for torch.nn.BatchNorm2d."""
 
     def _check_input_dim(self, x):
@@ -282,6 +289,7 @@ class MLPWithBatchNorm(nn.Module):
         ### END SOLUTION
 
     def forward(self, x):
+        """(N, in_features) -> (N, out_features) logits."""
         ### BEGIN SOLUTION: fc -> bn -> relu, twice, then fc3
         x = torch.relu(self.bn1(self.fc1(x)))
         x = torch.relu(self.bn2(self.fc2(x)))
