@@ -109,13 +109,13 @@ def scan_for_leaks(folder, fingerprints):
     for path in sorted(Path(folder).rglob("*")):
         if not path.is_file() or SKIPPED_NAMES & set(path.parts):
             continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
         if path.suffix == ".ipynb":
-            text = "\n".join(line for cell in json.loads(text).get("cells", [])
-                             for line in "".join(cell.get("source", [])).splitlines())
+            try:
+                cells = json.loads(text).get("cells", [])
+                text = "\n".join(line for cell in cells for line in "".join(cell.get("source", [])).splitlines())
+            except (ValueError, AttributeError, TypeError):
+                pass   # not a readable notebook: scan its raw text
         leaks += [f"{path.relative_to(folder)}: {leak}" for leak in find_leaks(text, fingerprints)]
     return leaks
 
@@ -135,6 +135,12 @@ def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=pat
         raise ReleaseError(f"the release of {exercise.id} would leak solution code, so it was not written:\n  "
                            + "\n  ".join(leaks))
     target = Path(release_root) / exercise.id
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(candidate, target)
+    incoming, outgoing = target.with_name(f".{exercise.id}.incoming"), target.with_name(f".{exercise.id}.outgoing")
+    for leftover in (incoming, outgoing):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(candidate, incoming)          # the slow part, done beside the old release
+    if target.exists():
+        target.rename(outgoing)
+    incoming.rename(target)
+    shutil.rmtree(outgoing, ignore_errors=True)
     return target
