@@ -26,6 +26,7 @@ def test_plain_data_and_tensors_round_trip():
     assert decoded["dtype"] is torch.float64 and decoded["pair"] == (1, 2.5)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 @pytest.mark.parametrize("payload", [
     pickle.dumps(Exploit()),
     pickle.dumps({"ok": Exploit()}),

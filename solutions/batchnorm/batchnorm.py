@@ -71,25 +71,28 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None,
     if not training and (running_mean is None or running_var is None):
         raise ValueError("running_mean and running_var must be given in evaluation mode")
     ### BEGIN SOLUTION: normalise x with the batch or the running statistics
-    dims = _reduction_dims(x)
+    dims, shape = _reduction_dims(x), _channel_view_shape(x)
     if training:
         mean = x.mean(dim=dims)
-        var = x.var(dim=dims, correction=0)
+        centred = x - mean.reshape(shape)
+        var = centred.square().mean(dim=dims)           # biased: divide by n
         if running_mean is not None and running_var is not None:
             n = _values_per_channel(x)
             with torch.no_grad():
                 running_mean.mul_(1 - momentum).add_(mean.detach(), alpha=momentum)
                 running_var.mul_(1 - momentum).add_(var.detach() * (n / (n - 1)), alpha=momentum)
     else:
-        mean, var = running_mean, running_var
+        centred = x - running_mean.reshape(shape)
+        var = running_var
 
-    shape = _channel_view_shape(x)
-    out = (x - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + eps)
+    # weight * (x - mean) / sqrt(var + eps) + bias, with the per-channel factors multiplied
+    # first so that the full-size tensor is touched as few times as possible.
+    scale = torch.rsqrt(var + eps)
     if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+        scale = scale * weight
+    if bias is None:
+        return centred * scale.reshape(shape)
+    return torch.addcmul(bias.reshape(shape), centred, scale.reshape(shape))
     ### END SOLUTION
 
 
@@ -123,10 +126,9 @@ def batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
     ### BEGIN SOLUTION: the analytic gradients of the training-mode output
     dims = _reduction_dims(x)
     n = _values_per_channel(x)
-    mean = x.mean(dim=dims, keepdim=True)
-    var = x.var(dim=dims, correction=0, keepdim=True)
-    inv_std = torch.rsqrt(var + eps)
-    x_hat = (x - mean) * inv_std
+    centred = x - x.mean(dim=dims, keepdim=True)
+    inv_std = torch.rsqrt(centred.square().mean(dim=dims, keepdim=True) + eps)
+    x_hat = centred * inv_std
 
     if weight is None:
         g = grad_out
