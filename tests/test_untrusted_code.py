@@ -101,13 +101,16 @@ def test_a_time_budget_bounds_a_submission_that_hangs_everywhere(tmp_path):
     assert sum("time budget" in t["output"] for t in results["tests"]) >= len(statuses) - 3
 
 
-def test_a_worker_that_stops_reading_cannot_hang_the_grader(tmp_path, short_course):
+def test_a_worker_that_stops_itself_cannot_hang_the_grader(tmp_path, short_course):
+    """The worker stops (SIGSTOP) 0.2 s after answering: later requests, small or larger than a
+    pipe's buffer, end on the call's deadline instead of blocking the grader."""
     stopper = ("    import os, signal, threading\n"
                "    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()\n")
     folder = submission_with(tmp_path, "stopper", patched(BACKWARD_BODY, stopper + BACKWARD_BODY))
-    select = "autograder/test_batchnorm.py::test_backward_2d autograder/test_batchnorm.py::test_backward_4d_float64"
-    results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=select.split()[0])
-    assert results["score"] == results["max_score"]
-    results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=select.split())
+    later = ["test_backward_4d_float64", "test_backward_without_weight", "test_state_dict_keys",
+             "test_repr_matches_torch", "test_mlp_structure"]
+    select = [f"autograder/test_batchnorm.py::{name}" for name in ["test_backward_2d", *later]]
+    results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=select)
     statuses = {t["extra_data"]["test"].rpartition("::")[2]: t["extra_data"]["status"] for t in results["tests"]}
-    assert statuses == {"test_backward_2d": "passed", "test_backward_4d_float64": "timed out"}
+    assert statuses["test_backward_2d"] == "passed"
+    assert "timed out" in {statuses[name] for name in later}

@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import time
 
 import pytest
 import torch
@@ -49,6 +50,16 @@ def test_oversized_message_is_refused():
     os.write(write_end, wire.HEADER.pack(wire.MAX_MESSAGE_BYTES + 1))
     with pytest.raises(wire.WireError, match="over the"):
         wire.read_message(read_end)
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_writing_to_a_reader_that_stopped_reading_ends_at_the_deadline():
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    message = {"x": torch.zeros(256, 1024)}              # 1 MiB, far more than a pipe holds
+    with pytest.raises(wire.WireTimeout, match="stopped reading"):
+        wire.write_message(write_end, message, deadline=time.monotonic() + 0.5)
     os.close(read_end)
     os.close(write_end)
 
