@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from coursekit import paths
@@ -14,32 +13,23 @@ _RUNS = itertools.count()
 
 
 class _PreloadedPytest:
-    """One tests/preloaded_pytest.py server per test process, started on first use."""
+    """The tests/preloaded_pytest.py server of this test process, started on first use."""
 
     def __init__(self):
         self._server = None
-        self._lock = threading.Lock()
 
     def run(self, argv, log):
-        with self._lock:
-            if self._server is None or self._server.poll() is not None:
-                env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
-                self._server = subprocess.Popen(
-                    [sys.executable, str(Path(__file__).with_name("preloaded_pytest.py"))],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=paths.REPO_ROOT)
-            self._server.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
-            self._server.stdin.flush()
-            return json.loads(self._server.stdout.readline())["exit"]
+        if self._server is None or self._server.poll() is not None:
+            env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
+            self._server = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("preloaded_pytest.py"))],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=paths.REPO_ROOT)
+        self._server.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
+        self._server.stdin.flush()
+        return json.loads(self._server.stdout.readline())["exit"]
 
 
-_SERVERS = threading.local()
-
-
-def _server():
-    """A server per thread, so that tests grading in parallel threads run in parallel."""
-    if not hasattr(_SERVERS, "server"):
-        _SERVERS.server = _PreloadedPytest()
-    return _SERVERS.server
+_SERVER = _PreloadedPytest()
 
 
 def grade(submission=None, *, solutions=False, course=None, select=None, tmp_path):
@@ -59,7 +49,7 @@ def grade(submission=None, *, solutions=False, course=None, select=None, tmp_pat
         argv += ["--submission", str(submission)]
     if course is not None:
         argv += ["--course", str(course)]
-    exit_code = _server().run(argv, log)
+    exit_code = _SERVER.run(argv, log)
     output = log.read_text() if log.exists() else ""
     if not results.exists():
         raise AssertionError(f"grading wrote no results.json (exit {exit_code}):\n{output[-3000:]}")

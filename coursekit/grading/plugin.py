@@ -195,7 +195,8 @@ def _outcome(item, report):
     if error is not None:
         return TestOutcome(score=0.0, status=error.status, feedback=error.feedback(), **base)
     return TestOutcome(score=0.0, status="grader error",
-                       feedback="the grader itself failed on this test; course staff have been told", **base)
+                       feedback="the grader itself failed on this test, not the submission; "
+                                "please report it to course staff", **base)
 
 
 @pytest.hookimpl(hookwrapper=True)
