@@ -25,11 +25,13 @@ class Forbidden:
     """APIs a submission must not use; see coursekit/worker/guard.py for how each is detected."""
 
     operators: tuple = ()     # ATen operator name patterns, e.g. "aten::*batch_norm*"
+    functions: tuple = ()     # torch function name patterns, e.g. "torch.nn.functional.*dropout*"
     classes: tuple = ()       # dotted class names, e.g. "torch.nn.LayerNorm"
     autograd_in: tuple = ()   # student functions that must not use autograd
 
     def as_plain(self):
-        return {"operators": list(self.operators), "classes": list(self.classes),
+        return {"operators": list(self.operators), "functions": list(self.functions),
+                "classes": list(self.classes),
                 "autograd_in": list(self.autograd_in)}
 
 
@@ -132,9 +134,10 @@ def _is_date(value):
 
 
 def _read_forbidden(source, mapping, where):
-    reader = _Reader(source, mapping, where, ["operators", "classes", "autograd_in"])
+    reader = _Reader(source, mapping, where, ["operators", "functions", "classes", "autograd_in"])
     return Forbidden(
         operators=tuple(reader.take("operators", _is_text_list, "a list of operator patterns", [])),
+        functions=tuple(reader.take("functions", _is_text_list, "a list of function name patterns", [])),
         classes=tuple(reader.take("classes", _is_text_list, "a list of dotted class names", [])),
         autograd_in=tuple(reader.take("autograd_in", _is_text_list, "a list of function names", [])),
     )

@@ -134,3 +134,26 @@ def test_autograd_inside_a_guarded_function_is_seen():
     assert guard.hits == set()
     module.cheat(torch.ones(3), torch.ones(3))
     assert any("autograd" in hit and "student.cheat" in hit for hit in guard.hits)
+
+
+@pytest.fixture(scope="module")
+def dropout_guard():
+    return ForbiddenApiGuard(functions=["torch.*dropout*", "aten.*dropout*"])
+
+
+@pytest.mark.parametrize("action", [
+    lambda: F.dropout(x, 0.3),
+    lambda: torch.nn.Dropout(0.3)(x),
+    lambda: torch.dropout(x, 0.3, True),
+    lambda: torch._VF.feature_dropout(x.reshape(8, 3, 1), 0.3, True),
+    lambda: torch.ops.aten.dropout(x, 0.3, True),
+    lambda: torch.ops.aten.native_dropout.default(x, 0.3, True),
+], ids=["functional", "module", "torch", "_VF", "ops.aten", "ops.aten.overload"])
+def test_forbidden_functions_are_seen_where_the_operator_decomposes(dropout_guard, action):
+    """On the CPU dropout reaches the dispatcher as bernoulli_ and mul: only its name gives it away."""
+    assert any(hit.startswith("function ") and "dropout" in hit for hit in uses(dropout_guard, action))
+
+
+def test_hand_written_dropout_is_not_flagged(dropout_guard):
+    assert uses(dropout_guard, lambda: x * (torch.rand_like(x) >= 0.3) / 0.7) == set()
+    assert uses(dropout_guard, lambda: x * torch.bernoulli(torch.full_like(x, 0.7)) / 0.7) == set()

@@ -1,8 +1,12 @@
 """Run-time detection of forbidden PyTorch APIs in student code.
 
-Three detectors, all active only while student code runs:
+Four detectors, all active only while student code runs:
 - operators: a TorchDispatchMode sees every ATen operator that reaches the dispatcher, however
   the Python code got there (F.batch_norm, nn.BatchNorm2d, torch.ops.aten..., getattr chains).
+- functions: a TorchFunctionMode sees every overridable torch function by its public name
+  (torch.nn.functional.dropout, torch.dropout, aten.native_dropout...). It is needed where the
+  operator is composite and decomposes before the dispatcher (dropout on the CPU reaches it as
+  bernoulli_ and mul, which honest code uses too).
 - classes: the __init__ of each forbidden class is wrapped, so building one (or a subclass of one)
   is recorded.
 - autograd: named student functions run under a TorchFunctionMode that records any autograd
@@ -18,7 +22,7 @@ import functools
 import importlib
 
 import torch
-from torch.overrides import TorchFunctionMode
+from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _AUTOGRAD_ENTRY_POINTS = {"grad", "backward", "vjp", "jvp", "jacobian", "hessian", "vmap"}
@@ -39,6 +43,24 @@ class _OperatorRecorder(TorchDispatchMode):
             self._verdicts[name] = verdict
         if verdict:
             self._hits.add(f"operator {name}")
+        return func(*args, **(kwargs or {}))
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    def __init__(self, patterns, hits):
+        super().__init__()
+        self._patterns = patterns
+        self._hits = hits
+        self._verdicts = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        verdict = self._verdicts.get(func)
+        if verdict is None:
+            name = resolve_name(func) or getattr(func, "__name__", "")
+            verdict = name if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns) else ""
+            self._verdicts[func] = verdict
+        if verdict:
+            self._hits.add(f"function {verdict}")
         return func(*args, **(kwargs or {}))
 
 
@@ -80,9 +102,10 @@ def resolve(dotted_name):
 class ForbiddenApiGuard:
     """Records forbidden API use while `watching()` is active. `hits` is a set of descriptions."""
 
-    def __init__(self, operators=(), classes=(), autograd_in=()):
+    def __init__(self, operators=(), classes=(), autograd_in=(), functions=()):
         self.hits = set()
         self._operators = tuple(operators)
+        self._functions = tuple(functions)
         self._classes = tuple(classes)
         self._autograd_in = tuple(autograd_in)
         self._active = False
@@ -127,10 +150,11 @@ class ForbiddenApiGuard:
     def watching(self):
         self._active = True
         try:
-            if self._operators:
-                with _OperatorRecorder(self._operators, self.hits):
-                    yield
-            else:
+            with contextlib.ExitStack() as modes:
+                if self._functions:
+                    modes.enter_context(_FunctionRecorder(self._functions, self.hits))
+                if self._operators:
+                    modes.enter_context(_OperatorRecorder(self._operators, self.hits))
                 yield
         finally:
             self._active = False

@@ -50,7 +50,7 @@ class Worker:
         torch.set_num_threads(int(setup.get("threads", 1)))
         forbidden = setup.get("forbidden", {})
         self.guard = ForbiddenApiGuard(forbidden.get("operators", ()), forbidden.get("classes", ()),
-                                       forbidden.get("autograd_in", ()))
+                                       forbidden.get("autograd_in", ()), forbidden.get("functions", ()))
         self.guard.install()
         self._warm_up()
         self.scenarios = importlib.import_module(setup["scenarios"])
