@@ -37,6 +37,7 @@ release: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_batchnorm.py
+	$(BIN)/python benchmarks/bench_dropout.py
 
 clean:
 	rm -rf build $(RESULTS)

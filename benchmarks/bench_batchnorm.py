@@ -13,50 +13,14 @@
 """
 
 import argparse
-import importlib.util
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def grading_seconds(repeats):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run = subprocess.run([sys.executable, "-m", "pytest", "autograder/test_batchnorm.py", "--solutions",
-                              "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        if run.returncode != 0:
-            raise SystemExit(f"grading the reference failed:\n{run.stdout[-2000:]}")
-    return times
-
-
-def notebook_seconds():
-    import nbformat
-    from nbclient import NotebookClient
-
-    folder = ROOT / "solutions" / "batchnorm"
-    notebook = nbformat.read(folder / "batchnorm.ipynb", as_version=4)
-    started = time.perf_counter()
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
-    return time.perf_counter() - started
-
-
-def load_reference():
-    spec = importlib.util.spec_from_file_location("reference_batchnorm", ROOT / "solutions/batchnorm/batchnorm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from timing import describe, grading_seconds, load_reference, notebook_seconds
 
 
 def forward_backward_seconds(function, x, weight, bias, grad_out, repeats):
@@ -80,13 +44,10 @@ def main():
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
 
-    times = grading_seconds(args.repeats)
-    print(f"grade reference batchnorm: median {statistics.median(times):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times)}; target < 15 s)")
+    print(f"grade reference batchnorm: {describe(grading_seconds('batchnorm', args.repeats))} (target < 15 s)")
+    print(f"execute the reference notebook: {notebook_seconds('batchnorm'):.1f} s (target < 60 s)")
 
-    print(f"execute the reference notebook: {notebook_seconds():.1f} s (target < 60 s)")
-
-    reference = load_reference()
+    reference = load_reference("batchnorm")
     torch.manual_seed(0)
     for shape in [(512, 1024), (64, 64, 32, 32)]:
         x = torch.randn(*shape).requires_grad_()

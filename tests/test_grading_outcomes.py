@@ -7,6 +7,8 @@ from grading import grade, submission_with
 from coursekit import paths
 from coursekit.config import load_course
 
+BATCHNORM = "autograder/test_batchnorm.py"     # for submissions that hold the batchnorm file only
+
 
 @pytest.fixture(scope="module")
 def reference_results(tmp_path_factory):
@@ -23,17 +25,21 @@ def test_untouched_stubs_get_zero(tmp_path):
     results, output = grade(paths.ASSIGNMENTS, tmp_path=tmp_path)
     assert results["score"] == 0
     assert results["max_score"] > 0
-    assert all("NotImplementedError: batchnorm." in test["output"] for test in results["tests"]), output
+    assert all(f"NotImplementedError: {test['tags'][0]}." in test["output"] for test in results["tests"]), output
 
 
 def test_results_json_follows_gradescope_format(reference_results):
     assert {"score", "max_score", "execution_time", "tests", "extra_data"} <= set(reference_results)
+    course = load_course(paths.COURSE_FILE)
     for test in reference_results["tests"]:
         assert {"name", "score", "max_score", "status", "output", "visibility", "tags"} <= set(test)
         assert test["status"] in ("passed", "failed")
-        assert test["tags"][0] == "batchnorm"
+        assert test["tags"][0] in course.ids and test["tags"][1].startswith(test["tags"][0] + ".")
     exercises = reference_results["extra_data"]["exercises"]
-    assert exercises["batchnorm"]["score"] == exercises["batchnorm"]["max_score"] == reference_results["score"]
+    assert sorted(exercises) == sorted(course.ids)
+    for exercise in course.exercises:
+        assert exercises[exercise.id]["score"] == exercises[exercise.id]["max_score"] == exercise.points
+    assert sum(exercise["score"] for exercise in exercises.values()) == reference_results["score"]
 
 
 def test_missing_file_scores_zero_with_a_clear_message(tmp_path):
@@ -41,12 +47,12 @@ def test_missing_file_scores_zero_with_a_clear_message(tmp_path):
     empty.mkdir()
     results, _ = grade(empty, tmp_path=tmp_path)
     assert results["score"] == 0
-    assert all("batchnorm.py was not found" in test["output"] for test in results["tests"])
+    assert all(f"{test['tags'][0]}.py was not found" in test["output"] for test in results["tests"])
 
 
 def test_syntax_error_scores_zero_and_names_the_line(tmp_path):
     folder = submission_with(tmp_path, "broken", "import torch\n\ndef batch_norm(x:\n    pass\n")
-    results, _ = grade(folder, tmp_path=tmp_path)
+    results, _ = grade(folder, tmp_path=tmp_path, select=BATCHNORM)
     assert results["score"] == 0
     assert all("SyntaxError" in test["output"] and "batchnorm.py, line 3" in test["output"]
                for test in results["tests"]), results["tests"][0]["output"]
@@ -61,8 +67,8 @@ def test_flat_layout_is_found(tmp_path):
 
 def test_feedback_never_shows_grader_source(tmp_path):
     results, output = grade(paths.ASSIGNMENTS, tmp_path=tmp_path)
-    source_lines = {line.strip() for line in (paths.AUTOGRADER / "test_batchnorm.py").read_text().splitlines()
-                    if len(line.strip()) > 25}
+    source_lines = {line.strip() for grader in paths.AUTOGRADER.glob("test_*.py")
+                    for line in grader.read_text().splitlines() if len(line.strip()) > 25}
     for test in results["tests"]:
         assert not any(line in test["output"] for line in source_lines), test["output"]
     assert "def test_" not in output
@@ -77,8 +83,7 @@ def test_two_copies_of_the_file_is_a_clear_error(tmp_path):
 
 
 def test_a_run_stopped_early_still_reports_every_selected_test(tmp_path):
-    results, _ = grade(paths.ASSIGNMENTS, tmp_path=tmp_path,
-                       select=["autograder/test_batchnorm.py", "-x"])
-    assert len(results["tests"]) == len(grade(paths.ASSIGNMENTS, tmp_path=tmp_path)[0]["tests"])
+    results, _ = grade(paths.ASSIGNMENTS, tmp_path=tmp_path, select=[BATCHNORM, "-x"])
+    assert len(results["tests"]) == len(grade(paths.ASSIGNMENTS, tmp_path=tmp_path, select=BATCHNORM)[0]["tests"])
     assert sum(t["extra_data"]["status"] == "not graded" and t["output"] == "this test did not run"
                for t in results["tests"]) == len(results["tests"]) - 1

@@ -3,7 +3,8 @@
 tests/mutants/<id>.yml lists submissions made by editing the reference: `kind: mutant` is one
 real student mistake and names the grader tests that must fail (`caught_by`); `kind: correct` is
 a correct solution written differently, which must keep full marks. Every grader test must be
-failed by at least one mutant: a test nothing can fail checks nothing.
+failed by at least one mutant: a test nothing can fail checks nothing. A mutant is graded on its
+`caught_by` tests only (that is the claim to prove); a correct variant on every grader.
 """
 
 import ast
@@ -75,7 +76,10 @@ def test_every_grader_test_is_meant_to_catch_some_mutant():
                          ids=[f"{exercise_id}/{entry['id']}" for exercise_id, entry, _ in catalogued()])
 def test_catalogued_submission(exercise_id, entry, source, tmp_path):
     folder = submission_with(tmp_path, entry["id"], source, exercise=exercise_id)
-    results, output = grade(folder, tmp_path=tmp_path)
+    graders = paths.AUTOGRADER / f"test_{exercise_id}.py"
+    # A correct variant must pass every grader; a mutant need only be shown to fail its targets.
+    select = [str(graders)] if entry["kind"] == "correct" else [f"{graders}::{name}" for name in entry["caught_by"]]
+    results, output = grade(folder, select=select, tmp_path=tmp_path)
     lost = sorted(grader_names(results, failed=True))
     if entry["kind"] == "correct":
         assert results["score"] == results["max_score"], f"a correct variant lost {lost}"

@@ -1,0 +1,50 @@
+"""Timings every exercise's benchmark takes: grading the reference, executing its notebook."""
+
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grading_seconds(exercise_id, repeats):
+    """Wall times of `pytest autograder/test_<id>.py --solutions` in a fresh process, one per run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run = subprocess.run([sys.executable, "-m", "pytest", f"autograder/test_{exercise_id}.py", "--solutions",
+                              "-q", "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if run.returncode != 0:
+            raise SystemExit(f"grading the reference {exercise_id} failed:\n{run.stdout[-2000:]}")
+    return times
+
+
+def describe(times):
+    return f"median {statistics.median(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)})"
+
+
+def notebook_seconds(exercise_id):
+    """Wall time to execute solutions/<id>/<id>.ipynb top to bottom with a real Jupyter kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = ROOT / "solutions" / exercise_id
+    notebook = nbformat.read(folder / f"{exercise_id}.ipynb", as_version=4)
+    started = time.perf_counter()
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return time.perf_counter() - started
+
+
+def load_reference(exercise_id):
+    spec = importlib.util.spec_from_file_location(f"reference_{exercise_id}",
+                                                  ROOT / "solutions" / exercise_id / f"{exercise_id}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

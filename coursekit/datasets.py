@@ -1,0 +1,41 @@
+"""Offline data sets the graders, the kit's tests and the benchmarks share (trusted side only).
+
+Everything is built from data that ships inside scikit-learn, so nothing downloads, and from a
+seed, so the same call gives the same tensors on every machine. Importing scikit-learn costs
+about two seconds: the raw arrays are loaded once per process and kept.
+"""
+
+import functools
+
+import torch
+
+
+@functools.lru_cache(maxsize=1)
+def _digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    features = torch.as_tensor(digits.data, dtype=torch.float32) / 16.0     # pixels 0..16 -> 0..1
+    return features, torch.as_tensor(digits.target, dtype=torch.int64)
+
+
+def noisy_digits(seed, *, train_size=200, noise=0.2, num_classes=10):
+    """scikit-learn's 8x8 digits, split at random into a small, noisy training set and the rest.
+
+    Returns ((X_train, y_train), (X_val, y_val)): X float32 (N, 64) in [0, 1], y int64 (N,).
+    A fraction `noise` of the training labels (exactly round(noise * train_size) of them) is
+    replaced by a different class drawn uniformly ("symmetric" label noise); validation labels
+    are clean. With 1,797 images: 200 for training, 1,597 for validation.
+
+    A small network memorises the wrong labels given enough epochs, which is the overfitting that
+    dropout counters (shared/FACTS.md): the validation loss is where the difference shows.
+    """
+    features, labels = _digits()
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=generator)
+    train, val = order[:train_size], order[train_size:]
+    y_train = labels[train].clone()
+    flipped = torch.randperm(train_size, generator=generator)[:round(noise * train_size)]
+    shift = torch.randint(1, num_classes, (len(flipped),), generator=generator)
+    y_train[flipped] = (y_train[flipped] + shift) % num_classes
+    return (features[train].clone(), y_train), (features[val].clone(), labels[val].clone())
