@@ -30,7 +30,7 @@ grade: setup
 	$(BIN)/python -m pytest autograder $(GRADE_TARGET) --results-json $(RESULTS)
 
 test: setup
-	$(BIN)/python -m pytest tests -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --durations=20
 
 release: setup
 	$(BIN)/python -m coursekit release
