@@ -39,3 +39,16 @@ def noisy_digits(seed, *, train_size=200, noise=0.2, num_classes=10):
     shift = torch.randint(1, num_classes, (len(flipped),), generator=generator)
     y_train[flipped] = (y_train[flipped] + shift) % num_classes
     return (features[train].clone(), y_train), (features[val].clone(), labels[val].clone())
+
+
+def sparse_linear_regression(seed, *, num_features=200, train_size=20, val_size=100, noise=0.01):
+    """d2l's high-dimensional linear regression, where weight decay visibly helps.
+
+    y = 0.05 + sum_i 0.01 * x_i + N(0, noise^2), with x ~ N(0, 1) in num_features dimensions;
+    far fewer training samples than features, so plain least squares overfits.
+    Returns ((X_train, y_train), (X_val, y_val)): X float32 (N, num_features), y float32 (N,).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    X = torch.randn(train_size + val_size, num_features, generator=generator)
+    y = 0.05 + 0.01 * X.sum(dim=1) + noise * torch.randn(train_size + val_size, generator=generator)
+    return (X[:train_size], y[:train_size]), (X[train_size:], y[train_size:])
