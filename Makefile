@@ -38,6 +38,7 @@ release: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_batchnorm.py
 	$(BIN)/python benchmarks/bench_dropout.py
+	$(BIN)/python benchmarks/bench_weight_decay.py
 
 clean:
 	rm -rf build $(RESULTS)

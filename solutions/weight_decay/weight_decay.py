@@ -38,7 +38,7 @@ def l2_penalty(parameters, lam):
     sees the penalty's gradient. `p.norm()` is the square root of the sum of squares, not the sum.
     """
     parameters = list(parameters)
-    ### BEGIN SOLUTION: half lam times the sum of squared entries, as a differentiable tensor
+    ### BEGIN SOLUTION: (lam / 2) * sum of squares, as a differentiable tensor
     total = torch.zeros(())
     for p in parameters:
         total = total + p.square().sum()
@@ -55,7 +55,7 @@ def l1_penalty(parameters, lam):
     Formula:   lam * sum_i sum_j |w_ij|
     """
     parameters = list(parameters)
-    ### BEGIN SOLUTION: lam times the sum of absolute values, as a differentiable tensor
+    ### BEGIN SOLUTION: lam * sum of absolute values, as a differentiable tensor
     total = torch.zeros(())
     for p in parameters:
         total = total + p.abs().sum()
@@ -79,7 +79,7 @@ def sgd_step(parameters, lr, weight_decay=0.0):
     Hint: `with torch.no_grad():` and an in-place update such as `p.sub_(...)`. Rebinding the
     name (`p = p - ...`) changes nothing outside the loop.
     """
-    ### BEGIN SOLUTION: update each parameter in place with its gradient plus weight_decay * p
+    ### BEGIN SOLUTION: p -= lr * (grad + weight_decay * p), in place
     with torch.no_grad():
         for p in parameters:
             if p.grad is None:
@@ -96,7 +96,8 @@ def decay_param_groups(model, weight_decay):
         weight_decay: the decay for the weights (matrices and convolution kernels).
     Returns:
         A list of dicts, for example
-            [{"params": [...], "weight_decay": weight_decay}, {"params": [...], "weight_decay": 0.0}]
+            [{"params": [...], "weight_decay": weight_decay},
+             {"params": [...], "weight_decay": 0.0}]
         ready for `torch.optim.SGD(decay_param_groups(model, 1e-4), lr=0.1)`. Every parameter of
         the model appears in exactly one group, exactly once. Biases and every parameter with
         one dimension or fewer (BatchNorm's and LayerNorm's weight and bias) get weight decay 0.0;
@@ -106,7 +107,7 @@ def decay_param_groups(model, weight_decay):
     model's capacity to overfit, and can hurt (timm and most training recipes exclude them).
     Hint: `model.named_parameters()` lists each parameter once, with its name; `p.ndim`.
     """
-    ### BEGIN SOLUTION: split the parameters into a decayed and an undecayed group
+    ### BEGIN SOLUTION: a decayed and an undecayed group
     decayed, undecayed = [], []
     for name, parameter in model.named_parameters():
         if parameter.ndim <= 1 or name.endswith("bias"):
@@ -123,7 +124,8 @@ def _as_column(y):
     return y.reshape(-1, 1)
 
 
-def sweep_weight_decay(train_data, val_data, weight_decays, *, epochs=100, lr=0.01, batch_size=5, seed=0):
+def sweep_weight_decay(train_data, val_data, weight_decays, *, epochs=100, lr=0.01, batch_size=5,
+                       seed=0):
     """Train one linear regression per weight-decay value; report how each fits and generalises.
 
     Args:
@@ -142,11 +144,13 @@ def sweep_weight_decay(train_data, val_data, weight_decays, *, epochs=100, lr=0.
     `torch.manual_seed(seed)`, and load a copy into a fresh model for each value) and sees the
     *same* batches (shuffle each value's epochs with a fresh `torch.Generator().manual_seed(seed)`).
     So the result for a value does not depend on which other values are in the list, nor on
-    their order. Use your `sgd_step` or torch.optim.SGD; they must agree.
+    their order. Use your `sgd_step` or torch.optim.SGD; they must agree. Keep lr * weight_decay
+    well below 1: every step multiplies the weight by (1 - lr * weight_decay) before the gradient
+    moves it.
     """
     X, y = train_data[0], _as_column(train_data[1])
     X_val, y_val = val_data[0], _as_column(val_data[1])
-    ### BEGIN SOLUTION: train a fresh, identically initialised model per value and measure it
+    ### BEGIN SOLUTION: train and measure one fresh model per value
     torch.manual_seed(seed)
     initial_state = {name: value.clone() for name, value in nn.Linear(X.shape[1], 1).state_dict().items()}
     results = []
@@ -179,8 +183,9 @@ def best_weight_decay(results):
     Args:
         results: the list `sweep_weight_decay` returns.
     Returns:
-        That entry's "weight_decay" (a float). Choose by validation loss, never by training
-        loss: the training loss always prefers the smallest decay.
+        That entry's "weight_decay" (a float); on a tie, the first such entry. Choose by
+        validation loss, never by training loss: the training loss always prefers the smallest
+        decay.
     """
     ### BEGIN SOLUTION: pick the entry with the lowest validation loss
     return min(results, key=lambda result: result["val_loss"])["weight_decay"]

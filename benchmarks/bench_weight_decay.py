@@ -1,0 +1,48 @@
+"""Benchmarks for the weight_decay exercise: grading time, the sweep's cost, the notebook.
+
+    python benchmarks/bench_weight_decay.py [--repeats N]
+
+1. Wall time of `pytest autograder/test_weight_decay.py --solutions` in a fresh process (Python,
+   torch and the worker's start included), median of N runs.
+2. One sweep of the grader's five decay values on d2l's 200-feature regression (100 epochs of
+   SGD, batch 5), on one thread as the grader's worker runs it.
+3. Wall time to execute the reference notebook with a real Jupyter kernel. Target: under 60 s
+   on 2 cores.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from timing import describe, grading_seconds, load_reference, notebook_seconds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from coursekit.datasets import sparse_linear_regression  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="grading runs (default 3)")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {os.cpu_count()} cores")
+
+    print(f"grade reference weight_decay: {describe(grading_seconds('weight_decay', args.repeats))}")
+
+    reference = load_reference("weight_decay")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    for attempt in ("first", "second"):
+        started = time.perf_counter()
+        reference.sweep_weight_decay(*sparse_linear_regression(0), [0.0, 0.1, 1.0, 3.0, 10.0], seed=0)
+        print(f"one sweep of five decays, 1 thread ({attempt} run): {time.perf_counter() - started:.2f} s")
+    torch.set_num_threads(threads)
+
+    print(f"execute the reference notebook: {notebook_seconds('weight_decay'):.1f} s (target < 60 s)")
+
+
+if __name__ == "__main__":
+    main()
