@@ -46,6 +46,20 @@ def dropout_out(student, x, seed=0, **options):
     return student.run("dropout_call", x, seed=seed, **options).out
 
 
+def dropout_outs(student, x, global_seeds, generator_seeds, p):
+    """Several dropout calls (see the dropout_calls scenario), each checked to be inverted dropout."""
+    outs = student.run("dropout_calls", "dropout", x, global_seeds, generator_seeds, p=p).outs
+    for index, out in enumerate(outs):
+        expect_inverted_dropout(out, x, p, f"dropout call {index + 1}")
+    return outs
+
+
+def expect_number(value, what):
+    expect(isinstance(value, (int, float)) and not isinstance(value, bool),
+           f"{what} should be a float, not {type(value).__name__}", hint="turn 0-dim tensors into floats with .item()")
+    return value
+
+
 # --- dropout: the statistical law -------------------------------------------------------------
 
 @points(3, task="dropout")
@@ -88,8 +102,7 @@ def test_lecture_example_ones_become_zeros_and_twos(student):
 def test_elements_are_dropped_independently(student):
     """Masks differ across rows and across columns: no mask is shared by the whole batch or a whole sample."""
     x = positive_input(128, 64, seed=3)
-    kept = dropout_out(student, x, p=0.5) != 0
-    expect_tensor(kept, "dropout output", shape=x.shape)
+    kept = expect_inverted_dropout(dropout_out(student, x, p=0.5), x, 0.5, "dropout with p = 0.5")
     expect(not bool((kept == kept[:1]).all()), "every row (sample) got the same mask",
            hint="draw a mask with the full shape of x, not one row broadcast over the batch")
     expect(not bool((kept == kept[:, :1]).all()), "every column (feature) got the same mask",
@@ -100,7 +113,7 @@ def test_elements_are_dropped_independently(student):
 def test_fresh_mask_on_every_call(student):
     """Two calls on the same input draw different masks."""
     x = positive_input(32, 64, seed=4)
-    outs = student.run("dropout_calls", "dropout", x, [0, None], [None, None], p=0.5).outs
+    outs = dropout_outs(student, x, [0, None], [None, None], 0.5)
     expect(not torch.equal(outs[0] != 0, outs[1] != 0), "two successive calls zeroed the same elements",
            hint="draw a new random mask inside every call; never store one and reuse it")
 
@@ -109,7 +122,7 @@ def test_fresh_mask_on_every_call(student):
 def test_generator_makes_masks_reproducible(student):
     """With a generator, the mask depends on the generator's seed alone, not on torch's global RNG."""
     x = positive_input(32, 64, seed=5)
-    outs = student.run("dropout_calls", "dropout", x, [0, 1, 2], [7, 7, 8], p=0.5).outs
+    outs = dropout_outs(student, x, [0, 1, 2], [7, 7, 8], 0.5)
     expect_equal(outs[1], outs[0], "two calls with generators seeded alike (global RNG in other states)",
                  hint="draw the mask from `generator` when one is given (torch.rand(..., generator=generator))")
     expect(not torch.equal(outs[2], outs[0]), "generators seeded differently gave the same mask")
@@ -119,7 +132,7 @@ def test_generator_makes_masks_reproducible(student):
 def test_global_rng_is_used_without_generator(student):
     """Without a generator, masks come from torch's global RNG: torch.manual_seed makes them repeat."""
     x = positive_input(32, 64, seed=6)
-    outs = student.run("dropout_calls", "dropout", x, [3, 3, 4], [None, None, None], p=0.5).outs
+    outs = dropout_outs(student, x, [3, 3, 4], [None, None, None], 0.5)
     expect_equal(outs[1], outs[0], "two calls after torch.manual_seed(3)",
                  hint="with generator=None, draw from torch's global RNG (pass generator=None on)")
     expect(not torch.equal(outs[2], outs[0]), "different global seeds gave the same mask",
@@ -181,8 +194,10 @@ def test_input_is_not_modified(student):
 def test_keeps_shape_and_dtype(student):
     """On a 3-D float64 input the output has the same shape and stays float64."""
     x = positive_input(6, 5, 7, seed=12, dtype=torch.float64)
-    kept = expect_inverted_dropout(dropout_out(student, x, p=0.4), x, 0.4, "dropout of float64 input",
-                                   hint="draw the mask with x's shape, dtype and device (torch.rand(x.shape, ...))")
+    out = dropout_out(student, x, p=0.4)
+    expect_tensor(out, "dropout of float64 input", shape=x.shape, dtype=x.dtype,
+                  hint="draw the mask with x's shape, dtype and device (torch.rand(x.shape, ...))")
+    kept = expect_inverted_dropout(out, x, 0.4, "dropout of float64 input")
     expect(kept.any().item(), "every element was zeroed")
 
 
@@ -257,7 +272,7 @@ def test_module_follows_training_mode(student):
     """Dropout(p) drops in training mode, is the identity in eval mode, and drops again after .train()."""
     x = positive_input(32, 64, seed=30)
     got = student.run("module_modes", 0.5, x, ["train", "eval", "train"])
-    expect_equal(got.p, 0.5, "the layer's p attribute")
+    expect(got.p == 0.5, "the layer does not keep the p it was built with as its p attribute")
     for index in (0, 2):
         kept = expect_inverted_dropout(got.outs[index], x, 0.5, f"Dropout(0.5) in training mode (call {index + 1})",
                                        hint="in training mode the layer must apply your dropout with self.p")
@@ -307,9 +322,13 @@ def test_mlp_layer_sizes(student):
     """The Linear layers map in -> hidden, hidden -> hidden, ..., hidden -> out."""
     _, got = mlp_calls(student, 0.0, 3, sizes=(12, 20, 5))
     shapes = [list(call.weight.shape) for call in got.calls if call.type == "Linear"]
-    expect_equal(shapes, [[20, 12], [20, 20], [20, 20], [5, 20]], "the Linear weight shapes, in call order")
-    expect_equal(got.parameter_count, 20 * 12 + 20 + 2 * (20 * 20 + 20) + 5 * 20 + 5, "the number of parameters",
-                 hint="the model holds the Linear layers only: ReLU and Dropout have no parameters")
+    expect(shapes == [[20, 12], [20, 20], [20, 20], [5, 20]],
+           "the Linear layers' sizes are not in -> hidden, hidden -> hidden, ..., hidden -> out",
+           hint="nn.Linear(in, out) stores a weight of shape (out, in); one Linear per hidden layer, then one "
+                "to the outputs")
+    expect(got.parameter_count == 20 * 12 + 20 + 2 * (20 * 20 + 20) + 5 * 20 + 5,
+           "the model has parameters besides its Linear layers' weights and biases",
+           hint="ReLU and Dropout have no parameters")
 
 
 @points(2, task="MLP")
@@ -331,6 +350,8 @@ def test_mlp_eval_output_is_the_plain_network(student):
 def test_mlp_drops_in_training_mode_only_when_p_is_positive(student):
     """With p = 0.5 two training-mode calls differ; with p = 0 training and eval outputs agree."""
     _, got = mlp_calls(student, 0.5, 2, modes=("train", "train"))
+    for out in got.outs:
+        expect_tensor(out, "the MLP's output", shape=(10, 5))
     expect(not torch.equal(got.outs[0], got.outs[1]), "with p = 0.5, two training-mode calls gave the same logits",
            hint="build the hidden blocks with Dropout(p), using the p given to MLP")
     _, got = mlp_calls(student, 0.0, 2, modes=("train", "eval"))
@@ -367,6 +388,8 @@ def test_evaluate_measures_loss_and_accuracy_in_eval_mode(student):
     hint = "switch to eval mode before the forward pass; the model answers differently in training mode"
     expect(isinstance(got.measured, dict) and set(got.measured) >= {"loss", "accuracy"},
            "evaluate should return a dict with 'loss' and 'accuracy'")
+    expect_number(got.measured["loss"], "evaluate(...)['loss']")
+    expect_number(got.measured["accuracy"], "evaluate(...)['accuracy']")
     expect(math.isclose(got.measured["loss"], want_loss, rel_tol=1e-4, abs_tol=1e-5),
            f"the loss is off by {abs(got.measured['loss'] - want_loss):.3g}", hint=hint)
     expect(math.isclose(got.measured["accuracy"], want_accuracy, abs_tol=1e-6),
@@ -405,8 +428,8 @@ def epochs_of(batches, epoch_count, batch_size):
     """Split the recorded training batches into epochs (checking how many batches there are)."""
     per_epoch = math.ceil(TRAIN_SIZE / batch_size)
     expect(len(batches) == epoch_count * per_epoch,
-           f"{len(batches)} training batches in {epoch_count} epochs of {TRAIN_SIZE} samples with batch_size "
-           f"{batch_size}; expected {epoch_count * per_epoch}",
+           f"{'too few' if len(batches) < epoch_count * per_epoch else 'too many'} training batches for "
+           f"{epoch_count} epochs",
            hint="every epoch goes over the whole training set in batches of batch_size (the last one "
                 "smaller), with the model in training mode")
     return [batches[i * per_epoch:(i + 1) * per_epoch] for i in range(epoch_count)]
@@ -417,9 +440,11 @@ def test_every_epoch_visits_every_sample_once(student):
     """Each epoch trains on every sample exactly once, in batches of batch_size (the last one smaller)."""
     _, _, _, runs = probe_training(student, epochs=3, batch_size=16, seed=0)
     for index, epoch in enumerate(epochs_of(runs[0].batches, 3, 16)):
-        expect_equal([len(batch) for batch in epoch], [16, 16, 8], f"the batch sizes of epoch {index + 1}")
-        expect_equal(sorted(i for batch in epoch for i in batch), list(range(TRAIN_SIZE)),
-                     f"the samples trained on in epoch {index + 1}", hint="each sample exactly once per epoch")
+        expect([len(batch) for batch in epoch] == [16, 16, 8],
+               f"the batches of epoch {index + 1} are not of size batch_size (the last one smaller)")
+        expect(sorted(i for batch in epoch for i in batch) == list(range(TRAIN_SIZE)),
+               f"epoch {index + 1} did not train on every sample exactly once",
+               hint="go through one permutation of all the indices per epoch, in consecutive slices")
 
 
 @points(2, task="train_model")
@@ -466,6 +491,8 @@ def test_history_is_measured_in_eval_mode_after_each_epoch(student):
     expect_equal(sorted(history), ["train_acc", "train_loss", "val_acc", "val_loss"], "the history's keys")
     for name, values in history.items():
         expect(isinstance(values, list) and len(values) == 3, f"history['{name}'] should be a list of 3 numbers")
+        for value in values:
+            expect_number(value, f"an entry of history['{name}']")
     for split, (logits, labels) in {"train": (runs[0].logits["train"], y), "val": (runs[0].logits["val"], y_val)}.items():
         want_loss = F.cross_entropy(logits, labels).item()
         expect(math.isclose(history[f"{split}_loss"][-1], want_loss, rel_tol=1e-4, abs_tol=1e-5),
@@ -513,7 +540,13 @@ def small_data(seed):
 
 
 def arms(got):
-    return {float(p): result for p, result in got.arms}
+    results = {}
+    for p, result in got.arms:
+        expect(isinstance(p, (int, float)) and not isinstance(p, bool),
+               f"compare_dropout's keys should be the probabilities themselves, not {type(p).__name__}",
+               hint="return {p: result for each p in ps}")
+        results[float(p)] = result
+    return results
 
 
 def arm_value(results, p, name):
@@ -532,11 +565,11 @@ def test_compare_returns_one_result_per_p(student):
     """One result per p, with its history and the final train/validation loss and accuracy."""
     options = {**SMALL, "epochs": 3, "lr": 0.05}     # the validation loss rises: last != best
     got = arms(student.run("compare", small_data(70), small_data(71), 1, ps=(0.0, 0.25, 0.5), **options))
-    expect_equal(sorted(got), [0.0, 0.25, 0.5], "the probabilities compare_dropout returned results for")
+    expect(sorted(got) == [0.0, 0.25, 0.5], "compare_dropout should return one result for each p in ps")
     for p, result in got.items():
         expect(isinstance(result, dict), f"the result for p = {p} should be a dict")
         history = result.get("history")
-        expect(isinstance(history, dict) and all(len(history.get(name, [])) == 3
+        expect(isinstance(history, dict) and all(isinstance(history.get(name), list) and len(history[name]) == 3
                                                  for name in ("train_loss", "train_acc", "val_loss", "val_acc")),
                f"the history for p = {p} should hold 3 epochs of train and validation measurements")
         for name in ("train_loss", "val_loss", "train_acc", "val_acc"):

@@ -6,6 +6,7 @@ promises, checked on seeds on which the reference shows them (tests/test_weight_
 """
 
 import math
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -176,7 +177,9 @@ def groups_by_decay(got):
     expect(isinstance(got.groups, list), "decay_param_groups should return a list of dicts")
     by_decay = {}
     for group in got.groups:
-        by_decay.setdefault(group["weight_decay"], []).extend(group["params"])
+        decay = group["weight_decay"]
+        key = decay if isinstance(decay, (int, float)) and not isinstance(decay, bool) else repr(decay)
+        by_decay.setdefault(key, []).extend(group["params"])
     return by_decay
 
 
@@ -187,8 +190,11 @@ def test_every_parameter_appears_exactly_once(student):
     listed = sorted(name for group in got.groups for name in group["params"])
     expect("?" not in listed, "a group holds a tensor that is not one of the model's parameters",
            hint="put the model's own parameter tensors in the groups (from model.named_parameters())")
-    expect_equal(listed, sorted(got.all_names), "the parameters listed over all groups",
-                 hint="each parameter once: none missing, none in two groups")
+    missing, doubled = set(got.all_names) - set(listed), len(listed) - len(set(listed))
+    expect(not missing and not doubled and len(listed) == len(got.all_names),
+           f"{len(missing)} parameter(s) are in no group and {doubled} appear more than once",
+           hint="walk model.named_parameters() (it recurses into every submodule and lists each parameter "
+                "once, whatever its name)")
     expect(got.sgd_error == "", f"torch.optim.SGD refused the groups: {got.sgd_error}")
 
 
@@ -197,13 +203,14 @@ def test_weights_decay_biases_and_norm_parameters_do_not(student):
     """Every matrix or kernel gets weight_decay; biases and 1-D (norm, scale) parameters get 0.0."""
     got = student.run("param_groups", 0.01)
     by_decay = groups_by_decay(got)
-    expect(set(by_decay) <= {0.0, 0.01}, "every group should say its weight_decay: 0.01 or 0.0",
-           hint="give each group an explicit \"weight_decay\" entry")
-    expect_equal(sorted(by_decay.get(0.01, [])), DECAYED, "the parameters with weight_decay 0.01",
-                 hint="decay every parameter with 2 or more dimensions; biases and 1-D parameters "
-                      "(normalisation layers' weight and bias) get 0.0")
-    expect_equal(sorted(by_decay.get(0.0, [])), sorted(set(got.all_names) - set(DECAYED)),
-                 "the parameters with weight_decay 0.0")
+    expect(set(by_decay) <= {0.0, 0.01}, "every group's \"weight_decay\" should be the float weight_decay "
+           "or 0.0", hint="give each group an explicit \"weight_decay\" entry, a Python float")
+    hint = ("decay every parameter with 2 or more dimensions (matrices, kernels); biases and 1-D "
+            "parameters (normalisation layers' weight and bias, scales) get 0.0")
+    decayed = set(by_decay.get(0.01, []))
+    expect(decayed <= set(DECAYED), f"{len(decayed - set(DECAYED))} bias or 1-D parameter(s) are decayed", hint=hint)
+    expect(decayed >= set(DECAYED), f"{len(set(DECAYED) - decayed)} matrix or kernel parameter(s) are not decayed",
+           hint=hint)
 
 
 # --- sweep_weight_decay -------------------------------------------------------------------------
@@ -253,12 +260,12 @@ def test_sweep_converges_to_the_ridge_solution(student):
         want_loss, want_norm = ridge(X, y, lam)
         for key in ("train_loss", "val_loss"):
             expect(math.isclose(result[key], want_loss, rel_tol=2e-3, abs_tol=1e-5),
-                   f"with weight_decay {lam}, {key} is {result[key]:.4f}; the ridge solution's mean "
-                   f"squared error is {want_loss:.4f}",
+                   f"{key} is {abs(result[key] / want_loss - 1):.1%} away from the ridge solution's mean "
+                   "squared error",
                    hint="report the plain MSE (no penalty) of the final model; decay the weight only, "
                         "never the bias")
         expect(math.isclose(result["weight_norm"], want_norm, rel_tol=2e-3, abs_tol=1e-5),
-               f"with weight_decay {lam}, weight_norm is {result['weight_norm']:.4f}, expected {want_norm:.4f}",
+               f"weight_norm is {abs(result['weight_norm'] / want_norm - 1):.1%} away from the ridge solution's ||w||",
                hint="weight_norm is ||w||, the square root of the sum of squares (model.weight.norm())")
 
 
@@ -268,21 +275,23 @@ def test_sweep_keeps_the_order_of_the_values(student):
     train, val = sparse_linear_regression(5)
     decays = [3.0, 0.0, 1.0]
     results = sweep(student, train, val, decays, 5, epochs=5)
-    expect_equal([result["weight_decay"] for result in results], decays, "the weight_decay of each result")
+    expect([result["weight_decay"] for result in results] == decays,
+           "the results are not in the order of weight_decays, each naming its value",
+           hint="append one result per value as you go through weight_decays; do not sort them")
 
 
 EFFECT_SEEDS = (0, 1)      # tests/test_weight_decay_effect.py checks the reference on these and 20 others
 EFFECT_DECAYS = [0.0, 0.1, 1.0, 3.0, 10.0]
 
 
-_EFFECT_SWEEPS = {}     # the three effect tests share one pair of sweeps per submission
+_EFFECT_SWEEPS = weakref.WeakKeyDictionary()     # the three effect tests share one pair of sweeps per student
 
 
 def effect_sweeps(student):
-    if id(student) not in _EFFECT_SWEEPS:
-        _EFFECT_SWEEPS[id(student)] = [(seed, sweep(student, *sparse_linear_regression(seed), EFFECT_DECAYS, seed))
-                                       for seed in EFFECT_SEEDS]
-    return _EFFECT_SWEEPS[id(student)]
+    if student not in _EFFECT_SWEEPS:
+        _EFFECT_SWEEPS[student] = [(seed, sweep(student, *sparse_linear_regression(seed), EFFECT_DECAYS, seed))
+                                   for seed in EFFECT_SEEDS]
+    return _EFFECT_SWEEPS[student]
 
 
 @points(4, task="sweep_weight_decay")
@@ -321,10 +330,10 @@ def test_each_value_starts_alike_and_sees_the_same_batches(student):
     forward = sweep(student, train, val, [0.0, 1.0, 3.0], 6, epochs=10)
     backward = sweep(student, train, val, [3.0, 1.0, 0.0], 6, epochs=10)
     alone = sweep(student, train, val, [1.0], 6, epochs=10)
-    expect_equal(backward[::-1], forward, "the results for [3, 1, 0] against those for [0, 1, 3], value by value",
-                 hint="build a fresh model for every value from one saved initial state, and shuffle each "
-                      "value's epochs with a fresh generator seeded with seed")
-    expect_equal(alone[0], forward[1], "the result for decay 1 run alone against it run second")
+    expect(backward[::-1] == forward, "a value's result changed when the values were listed in reverse order",
+           hint="build a fresh model for every value from one saved initial state, and shuffle each "
+                "value's epochs with a fresh generator seeded with seed")
+    expect(alone[0] == forward[1], "a value's result changed when it was swept alone")
 
 
 @points(3, task="sweep_weight_decay")
@@ -334,7 +343,8 @@ def test_sweep_is_deterministic_for_a_seed(student):
     first = sweep(student, train, val, [0.0, 1.0], 7, epochs=5)
     again = sweep(student, train, val, [0.0, 1.0], 7, epochs=5)
     other = sweep(student, train, val, [0.0, 1.0], 8, epochs=5)
-    expect_equal(again, first, "two sweeps with seed 7", hint="seed the initial weights and the shuffling with seed")
+    expect(again == first, "two sweeps with the same seed gave different results",
+           hint="seed the initial weights and the shuffling with seed")
     expect(other != first, "seeds 7 and 8 gave the same results", hint="use the seed argument, not a fixed seed")
 
 
@@ -348,5 +358,5 @@ def test_best_weight_decay_chooses_by_validation_loss(student):
                {"weight_decay": 0.1, "train_loss": 0.002, "val_loss": 0.15, "weight_norm": 0.3},
                {"weight_decay": 30.0, "train_loss": 0.050, "val_loss": 0.06, "weight_norm": 0.01}]
     got = student.run("best", results)
-    expect_equal(got.best, 3.0, "the chosen weight decay",
-                 hint="the lowest val_loss; the training loss always prefers the smallest decay")
+    expect(got.best == 3.0, "best_weight_decay did not return the weight_decay of the result with the lowest "
+           "val_loss", hint="choose by validation loss; the training loss always prefers the smallest decay")
