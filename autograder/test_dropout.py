@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.datasets import noisy_digits
-from coursekit.grading.api import (exercise, expect, expect_close, expect_equal, expect_raised,
-                                   expect_tensor, points, seeded_randn, shape_text)
+from coursekit.grading.api import (exercise, expect, expect_close, expect_equal, expect_number, expect_raised,
+                                   expect_tensor, is_number, points, seeded_randn, shape_text)
 
 pytestmark = exercise("dropout")
 
@@ -52,12 +52,6 @@ def dropout_outs(student, x, global_seeds, generator_seeds, p):
     for index, out in enumerate(outs):
         expect_inverted_dropout(out, x, p, f"dropout call {index + 1}")
     return outs
-
-
-def expect_number(value, what):
-    expect(isinstance(value, (int, float)) and not isinstance(value, bool),
-           f"{what} should be a float, not {type(value).__name__}", hint="turn 0-dim tensors into floats with .item()")
-    return value
 
 
 # --- dropout: the statistical law -------------------------------------------------------------
@@ -542,9 +536,8 @@ def small_data(seed):
 def arms(got):
     results = {}
     for p, result in got.arms:
-        expect(isinstance(p, (int, float)) and not isinstance(p, bool),
-               f"compare_dropout's keys should be the probabilities themselves, not {type(p).__name__}",
-               hint="return {p: result for each p in ps}")
+        expect(is_number(p), f"compare_dropout's keys should be the probabilities themselves, "
+                             f"not {type(p).__name__}", hint="return {p: result for each p in ps}")
         results[float(p)] = result
     return results
 
@@ -554,10 +547,7 @@ def arm_value(results, p, name):
     result = results.get(p)
     expect(isinstance(result, dict) and name in result, f"compare_dropout gave no '{name}' for p = {p}",
            hint="return {p: {'history': ..., 'train_loss': ..., 'val_loss': ..., 'train_acc': ..., 'val_acc': ...}}")
-    value = result[name]
-    if name != "history":
-        expect(isinstance(value, (int, float)), f"'{name}' for p = {p} should be a float, not {type(value).__name__}")
-    return value
+    return result[name] if name == "history" else expect_number(result[name], f"'{name}' for p = {p}")
 
 
 @points(2, task="compare_dropout")

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from coursekit.datasets import sparse_linear_regression
-from coursekit.grading.api import (exercise, expect, expect_close, expect_equal, expect_tensor, points,
-                                   seeded_randn)
+from coursekit.grading.api import (exercise, expect, expect_close, expect_equal, expect_number, expect_tensor,
+                                   is_number, points, seeded_randn)
 
 pytestmark = exercise("weight_decay")
 
@@ -178,7 +178,7 @@ def groups_by_decay(got):
     by_decay = {}
     for group in got.groups:
         decay = group["weight_decay"]
-        key = decay if isinstance(decay, (int, float)) and not isinstance(decay, bool) else repr(decay)
+        key = decay if is_number(decay) else repr(decay)
         by_decay.setdefault(key, []).extend(group["params"])
     return by_decay
 
@@ -224,9 +224,7 @@ def sweep(student, train, val, decays, seed, **options):
         expect(isinstance(result, dict) and {"weight_decay", "train_loss", "val_loss", "weight_norm"} <= set(result),
                "each result should be a dict with weight_decay, train_loss, val_loss and weight_norm")
         for key in ("weight_decay", "train_loss", "val_loss", "weight_norm"):
-            expect(isinstance(result[key], (int, float)) and not isinstance(result[key], bool),
-                   f"result['{key}'] should be a float, not {type(result[key]).__name__}",
-                   hint="turn 0-dim tensors into floats with .item()")
+            expect_number(result[key], f"result['{key}']")
     return results
 
 

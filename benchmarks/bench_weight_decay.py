@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from timing import describe, grading_seconds, load_reference, notebook_seconds
+from timing import describe, grading_seconds, load_reference, notebook_seconds, one_thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from coursekit.datasets import sparse_linear_regression  # noqa: E402
@@ -33,13 +33,11 @@ def main():
     print(f"grade reference weight_decay: {describe(grading_seconds('weight_decay', args.repeats))}")
 
     reference = load_reference("weight_decay")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    for attempt in ("first", "second"):
-        started = time.perf_counter()
-        reference.sweep_weight_decay(*sparse_linear_regression(0), [0.0, 0.1, 1.0, 3.0, 10.0], seed=0)
-        print(f"one sweep of five decays, 1 thread ({attempt} run): {time.perf_counter() - started:.2f} s")
-    torch.set_num_threads(threads)
+    with one_thread():
+        for attempt in ("first", "second"):
+            started = time.perf_counter()
+            reference.sweep_weight_decay(*sparse_linear_regression(0), [0.0, 0.1, 1.0, 3.0, 10.0], seed=0)
+            print(f"one sweep of five decays, 1 thread ({attempt} run): {time.perf_counter() - started:.2f} s")
 
     print(f"execute the reference notebook: {notebook_seconds('weight_decay'):.1f} s (target < 60 s)")
 

@@ -1,5 +1,6 @@
 """Timings every exercise's benchmark takes: grading the reference, executing its notebook."""
 
+import contextlib
 import importlib.util
 import os
 import statistics
@@ -40,6 +41,19 @@ def notebook_seconds(exercise_id):
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
     return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one thread, as the grader's worker does."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def load_reference(exercise_id):

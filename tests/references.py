@@ -1,22 +1,27 @@
-"""Import a reference solution (solutions/<id>/<id>.py) into the test process, to check it directly."""
+"""Import a reference solution or a grader module into the test process, to check it directly."""
 
 import importlib.util
 
 from coursekit import paths
 
 
-def load_reference(exercise_id):
-    path = paths.SOLUTIONS / exercise_id / f"{exercise_id}.py"
-    spec = importlib.util.spec_from_file_location(f"reference_{exercise_id}", path)
+def grader_file(exercise_id):
+    """autograder/test_<id>.py, the hidden graders of one exercise."""
+    return paths.AUTOGRADER / f"test_{exercise_id}.py"
+
+
+def _import_file(path, module_name):
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_reference(exercise_id):
+    """solutions/<id>/<id>.py, imported under the name reference_<id>."""
+    return _import_file(paths.SOLUTIONS / exercise_id / f"{exercise_id}.py", f"reference_{exercise_id}")
 
 
 def load_grader(exercise_id):
-    """The grader module autograder/test_<id>.py, for the constants it grades with."""
-    path = paths.AUTOGRADER / f"test_{exercise_id}.py"
-    spec = importlib.util.spec_from_file_location(f"grader_{exercise_id}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The grader module, for the constants it grades with."""
+    return _import_file(grader_file(exercise_id), f"grader_{exercise_id}")

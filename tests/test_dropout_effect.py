@@ -7,29 +7,21 @@ grader's seeds, and on at least 19 of 20 seeds the grader does not use.
 """
 
 import pytest
-import torch
 
 from coursekit.datasets import noisy_digits
 from references import load_grader, load_reference
 
+pytestmark = pytest.mark.usefixtures("one_thread")     # train as the grader's worker does
+
 GRADER = load_grader("dropout")
+REFERENCE = load_reference("dropout")
 OTHER_SEEDS = range(100, 120)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train as the grader's worker does, on one thread (and do not crowd parallel test workers)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def gap(seed):
     """Validation loss without dropout minus validation loss with p = 0.5, as the grader runs it."""
     train, val = noisy_digits(seed)
-    results = load_reference("dropout").compare_dropout(train, val, ps=(0.0, 0.5),
-                                                         epochs=GRADER.EFFECT_EPOCHS, seed=seed)
+    results = REFERENCE.compare_dropout(train, val, ps=(0.0, 0.5), epochs=GRADER.EFFECT_EPOCHS, seed=seed)
     return results[0.0]["val_loss"] - results[0.5]["val_loss"]
 
 

@@ -3,11 +3,12 @@
 import pytest
 
 from grading import grade, submission_with
+from references import grader_file
 
 from coursekit import paths
 from coursekit.config import load_course
 
-BATCHNORM = "autograder/test_batchnorm.py"     # for submissions that hold the batchnorm file only
+BATCHNORM = str(grader_file("batchnorm"))     # for submissions that hold the batchnorm file only
 
 
 @pytest.fixture(scope="module")

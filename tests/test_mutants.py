@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grading import grade, grader_names, submission_with
+from grading import grade, grader_names, reference_source, submission_with
+from references import grader_file
 
 from coursekit import paths
 
@@ -22,7 +23,7 @@ CATALOGUES = sorted((Path(__file__).parent / "mutants").glob("*.yml"))
 
 def load_catalogue(path):
     entries = yaml.safe_load(path.read_text())
-    reference = (paths.SOLUTIONS / path.stem / f"{path.stem}.py").read_text()
+    reference = reference_source(path.stem)
     built = {}
     for entry in entries:
         source = reference
@@ -37,7 +38,7 @@ def load_catalogue(path):
 
 
 def grader_functions(exercise_id):
-    tree = ast.parse((paths.AUTOGRADER / f"test_{exercise_id}.py").read_text())
+    tree = ast.parse(grader_file(exercise_id).read_text())
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
 
 
@@ -76,7 +77,7 @@ def test_every_grader_test_is_meant_to_catch_some_mutant():
                          ids=[f"{exercise_id}/{entry['id']}" for exercise_id, entry, _ in catalogued()])
 def test_catalogued_submission(exercise_id, entry, source, tmp_path):
     folder = submission_with(tmp_path, entry["id"], source, exercise=exercise_id)
-    graders = paths.AUTOGRADER / f"test_{exercise_id}.py"
+    graders = grader_file(exercise_id)
     # A correct variant must pass every grader; a mutant need only be shown to fail its targets.
     select = [str(graders)] if entry["kind"] == "correct" else [f"{graders}::{name}" for name in entry["caught_by"]]
     results, output = grade(folder, select=select, tmp_path=tmp_path)

@@ -4,22 +4,16 @@ The hand-computed values are from shared/FACTS.md (worked by hand, confirmed wit
 the rest compares with PyTorch's own layers.
 """
 
-import importlib.util
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from coursekit import paths
+from references import load_reference
 
 
 @pytest.fixture(scope="module")
 def bn():
-    spec = importlib.util.spec_from_file_location("reference_batchnorm",
-                                                  paths.SOLUTIONS / "batchnorm" / "batchnorm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_reference("batchnorm")
 
 
 X = torch.tensor([[1.0, 2.0], [3.0, 6.0], [5.0, 10.0]])

@@ -3,8 +3,9 @@
 import pytest
 
 from grading import course_with, grade, grader_names, reference_source, submission_with
+from references import grader_file
 
-BATCHNORM = "autograder/test_batchnorm.py"     # the submissions here hold the batchnorm file only
+BATCHNORM = str(grader_file("batchnorm"))     # the submissions here hold the batchnorm file only
 SELECTED = ("autograder/test_batchnorm.py::test_hand_computed_example "
             "autograder/test_batchnorm.py::test_training_output_2d "
             "autograder/test_batchnorm.py::test_backward_2d "

@@ -7,28 +7,20 @@ reference passes: here on the grader's seeds, and on at least 19 of 20 seeds it 
 """
 
 import pytest
-import torch
 
 from coursekit.datasets import sparse_linear_regression
 from references import load_grader, load_reference
 
+pytestmark = pytest.mark.usefixtures("one_thread")     # train as the grader's worker does
+
 GRADER = load_grader("weight_decay")
+REFERENCE = load_reference("weight_decay")
 OTHER_SEEDS = range(100, 120)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train as the grader's worker does, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def effects(seed):
     """Which of the three effects the reference shows on this seed, as the grader judges them."""
-    results = load_reference("weight_decay").sweep_weight_decay(*sparse_linear_regression(seed),
-                                                                 GRADER.EFFECT_DECAYS, seed=seed)
+    results = REFERENCE.sweep_weight_decay(*sparse_linear_regression(seed), GRADER.EFFECT_DECAYS, seed=seed)
     norms = [result["weight_norm"] for result in results]
     train = [result["train_loss"] for result in results]
     return {"norm shrinks": all(a >= b for a, b in zip(norms, norms[1:])),

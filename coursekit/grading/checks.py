@@ -82,6 +82,17 @@ def expect(condition, reason, *, hint=None):
         raise Mismatch(reason, hint)
 
 
+def is_number(value):
+    """A plain int or float (a bool is not a number here, and neither is a tensor)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def expect_number(value, what, *, hint="turn 0-dim tensors into floats with .item()"):
+    """value is a plain number, as results that hold losses and accuracies must be."""
+    expect(is_number(value), f"{what} should be a float, not {type_name(value)}", hint=hint)
+    return value
+
+
 def expect_raised(error, exception_type, what, *, hint=None):
     """error (from student.raises) is exception_type or a subclass of it."""
     if exception_type.__name__ not in error.mro:

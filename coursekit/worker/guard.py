@@ -28,39 +28,50 @@ from torch.utils._python_dispatch import TorchDispatchMode
 _AUTOGRAD_ENTRY_POINTS = {"grad", "backward", "vjp", "jvp", "jacobian", "hessian", "vmap"}
 
 
+class _NamePatterns:
+    """Adds "<kind> <name>" to hits when a name matches a pattern; one verdict per key, cached."""
+
+    def __init__(self, kind, patterns, hits):
+        self._kind = kind
+        self._patterns = patterns
+        self._hits = hits
+        self._verdicts = {}          # key -> its name if forbidden, else ""
+
+    def see(self, key, name_of):
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            name = name_of(key)
+            verdict = name if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns) else ""
+            self._verdicts[key] = verdict
+        if verdict:
+            self._hits.add(f"{self._kind} {verdict}")
+
+
+def _itself(name):
+    return name
+
+
+def _function_name(func):
+    return resolve_name(func) or getattr(func, "__name__", "")
+
+
 class _OperatorRecorder(TorchDispatchMode):
     def __init__(self, patterns, hits):
         super().__init__()
-        self._patterns = patterns
-        self._hits = hits
-        self._verdicts = {}
+        self._names = _NamePatterns("operator", patterns, hits)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func._schema.name
-        verdict = self._verdicts.get(name)
-        if verdict is None:
-            verdict = any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns)
-            self._verdicts[name] = verdict
-        if verdict:
-            self._hits.add(f"operator {name}")
+        self._names.see(func._schema.name, _itself)
         return func(*args, **(kwargs or {}))
 
 
 class _FunctionRecorder(TorchFunctionMode):
     def __init__(self, patterns, hits):
         super().__init__()
-        self._patterns = patterns
-        self._hits = hits
-        self._verdicts = {}
+        self._names = _NamePatterns("function", patterns, hits)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        verdict = self._verdicts.get(func)
-        if verdict is None:
-            name = resolve_name(func) or getattr(func, "__name__", "")
-            verdict = name if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._patterns) else ""
-            self._verdicts[func] = verdict
-        if verdict:
-            self._hits.add(f"function {verdict}")
+        self._names.see(func, _function_name)
         return func(*args, **(kwargs or {}))
 
 
