@@ -16,7 +16,7 @@ else
 GRADE_TARGET := --submission $(SUBMISSION)
 endif
 
-.PHONY: setup grade test release bench clean
+.PHONY: setup sandbox grade test release bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: $(VENV)/.installed
+setup: sandbox $(VENV)/.installed
+
+# bubblewrap confines student code (SECURITY.md); installed here where this user can.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
+	    echo "WARNING: could not install bubblewrap: grading will run without the sandbox"; \
+	  else \
+	    echo "WARNING: bubblewrap (bwrap) is not installed; grading runs without the sandbox until it is" \
+	         "(Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
+	  fi; }
 
 grade: setup
 	$(BIN)/python -m pytest autograder $(GRADE_TARGET) --results-json $(RESULTS)

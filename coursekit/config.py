@@ -35,6 +35,30 @@ class Forbidden:
                 "autograd_in": list(self.autograd_in)}
 
 
+ISOLATIONS = ("auto", "bubblewrap", "none")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """How each worker that runs student code is confined; see coursekit/grading/sandbox.py.
+
+    `isolation`: "bubblewrap" requires the OS sandbox, "auto" uses it where it can run and
+    otherwise warns loudly, "none" runs workers with resource limits only (trusted code).
+    """
+
+    isolation: str = "auto"
+    memory_mb: int = 4096        # writable memory of the worker (RLIMIT_DATA)
+    processes: int = 64          # processes and threads the worker may start (RLIMIT_NPROC)
+    open_files: int = 256        # RLIMIT_NOFILE
+    file_size_mb: int = 16       # the largest file it may write (RLIMIT_FSIZE)
+    scratch_mb: int = 64         # its writable scratch folder and /tmp, each
+    output_mb: int = 16          # what it may print; more kills it
+    cpu_seconds: float = 0       # CPU time (RLIMIT_CPU); 0: the exercise's time budget + 60 s
+
+    def cpu_seconds_for(self, exercise):
+        return self.cpu_seconds or exercise.time_budget + 60
+
+
 @dataclass(frozen=True)
 class Exercise:
     id: str
@@ -58,6 +82,7 @@ class Course:
     title: str
     exercises: tuple
     path: Path
+    sandbox: Sandbox = Sandbox()
 
     def exercise(self, exercise_id):
         for exercise in self.exercises:
@@ -143,6 +168,20 @@ def _read_forbidden(source, mapping, where):
     )
 
 
+def _read_sandbox(source, mapping, where):
+    keys = ["isolation", "memory_mb", "processes", "open_files", "file_size_mb", "scratch_mb",
+            "output_mb", "cpu_seconds"]
+    reader = _Reader(source, mapping, where, keys)
+    defaults = Sandbox()
+    values = {"isolation": reader.take("isolation", lambda v: v in ISOLATIONS,
+                                       f"one of {', '.join(ISOLATIONS)}", defaults.isolation),
+              "cpu_seconds": float(reader.take("cpu_seconds", _is_seconds,
+                                               f"a number of seconds in (0, {MAX_SECONDS}]", 0) or 0)}
+    for key in keys[1:-1]:
+        values[key] = reader.take(key, _is_positive_int, "a positive integer", getattr(defaults, key))
+    return Sandbox(**values)
+
+
 def _read_exercise(source, mapping, where):
     reader = _Reader(source, mapping, where,
                      ["id", "title", "files", "points", "tasks", "due", "time_limit", "time_budget",
@@ -187,7 +226,7 @@ def parse_course(text, source="course.yml", path=None):
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         problem = getattr(error, "problem", None) or str(error)
         raise CourseConfigError(f"{source}: {where}: not valid YAML: {problem}") from None
-    top = _Reader(source, document if document is not None else {}, "", ["course", "exercises"])
+    top = _Reader(source, document if document is not None else {}, "", ["course", "exercises", "sandbox"])
     course = _Reader(source, top.take("course", lambda v: isinstance(v, dict), "a mapping"),
                      "course", ["id", "title"])
     entries = top.take("exercises", lambda v: isinstance(v, list) and v, "a non-empty list")
@@ -204,6 +243,8 @@ def parse_course(text, source="course.yml", path=None):
         title=course.take("title", _is_text, "a non-empty string"),
         exercises=exercises,
         path=Path(path) if path else Path(source),
+        sandbox=_read_sandbox(source, top.take("sandbox", lambda v: isinstance(v, dict), "a mapping", {}),
+                              "sandbox"),
     )
 
 

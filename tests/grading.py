@@ -32,10 +32,16 @@ class _PreloadedPytest:
 _SERVER = _PreloadedPytest()
 
 
-def grade(submission=None, *, solutions=False, course=None, select=None, tmp_path):
+def grader_pids():
+    """The processes behind grade(): this test process and its preloaded pytest server."""
+    server = _SERVER._server
+    return [os.getpid()] + ([server.pid] if server is not None else [])
+
+
+def grade(submission=None, *, solutions=False, course=None, select=None, sandbox=None, tmp_path):
     """Run `pytest autograder` on a submission; return (results.json as a dict, the run's output).
 
-    `select` is a node id or a list of them (default: every grader).
+    `select` is a node id or a list of them (default: every grader); `sandbox` a --sandbox mode.
     """
     tmp_path = Path(tmp_path)
     tag = f"{os.getpid()}-{next(_RUNS)}"
@@ -49,6 +55,8 @@ def grade(submission=None, *, solutions=False, course=None, select=None, tmp_pat
         argv += ["--submission", str(submission)]
     if course is not None:
         argv += ["--course", str(course)]
+    if sandbox is not None:
+        argv += ["--sandbox", sandbox]
     exit_code = _SERVER.run(argv, log)
     output = log.read_text() if log.exists() else ""
     if not results.exists():

@@ -35,6 +35,14 @@ def test_defaults_and_types():
     assert exercise.due.tzinfo is not None
 
 
+def test_sandbox_limits_have_defaults_and_can_be_set():
+    default = parse_course(VALID).sandbox
+    assert default.isolation == "auto" and default.memory_mb == 4096
+    assert default.cpu_seconds_for(parse_course(VALID).exercise("batchnorm")) == 120 + 60
+    chosen = parse_course("sandbox: {isolation: bubblewrap, memory_mb: 1024, cpu_seconds: 30}\n" + VALID).sandbox
+    assert (chosen.isolation, chosen.memory_mb, chosen.cpu_seconds, chosen.processes) == ("bubblewrap", 1024, 30, 64)
+
+
 @pytest.mark.parametrize("old, new, message", [
     ("    points: 5", "    pionts: 5", "exercises[0].pionts: unknown key (did you mean 'points'?)"),
     ("    points: 5", "    points: 6", "exercises[0].points: is 6, but its tasks add up to 5"),
@@ -47,6 +55,12 @@ def test_defaults_and_types():
     ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0", "exercises[0].time_limit: expected a number of seconds"),
     ("    due: 2027-01-29", "    due: 2027-01-29\n    time_budget: .inf", "exercises[0].time_budget: expected a number of seconds"),
     ("tasks: {batch_norm: 3", "tasks: {batch_norm: 3,, ", "not valid YAML"),
+    ("course: {id: demo, title: Demo}", "sandbox: {isolation: docker}\ncourse: {id: demo, title: Demo}",
+     "sandbox.isolation: expected one of auto, bubblewrap, none, got 'docker'"),
+    ("course: {id: demo, title: Demo}", "sandbox: {memory: 2048}\ncourse: {id: demo, title: Demo}",
+     "sandbox.memory: unknown key (did you mean 'memory_mb'?)"),
+    ("course: {id: demo, title: Demo}", "sandbox: {processes: 0}\ncourse: {id: demo, title: Demo}",
+     "sandbox.processes: expected a positive integer, got 0"),
 ])
 def test_bad_values_are_named(old, new, message):
     assert old in VALID

@@ -48,49 +48,15 @@ def test_os_exit_in_a_function_is_a_crash_of_that_test_only(tmp_path):
     assert results["score"] == results["max_score"]
 
 
-def test_sys_exit_in_a_function_is_an_error_in_that_test(tmp_path):
-    folder = submission_with(tmp_path, "sysexit", patched(BACKWARD_BODY, "    raise SystemExit(0)\n" + BACKWARD_BODY))
-    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[2])
-    assert results["score"] == 0 and "SystemExit" in results["tests"][0]["output"]
-
-
-def test_exit_at_import_with_a_fake_results_file_scores_zero(tmp_path):
-    cheat = ("import json, os, sys\n"
-             "for path in ['results.json', '../results.json']:\n"
-             "    open(path, 'w').write(json.dumps({'score': 999, 'tests': []}))\n"
-             "print('74 passed in 0.1s')\n"
-             "os._exit(0)\n")
-    folder = submission_with(tmp_path, "fake", cheat + reference_source())
-    results, _ = grade(folder, tmp_path=tmp_path, select=BATCHNORM)
-    assert results["score"] == 0
-    assert all(t["extra_data"]["status"] == "not graded" for t in results["tests"])
-
-
-def test_patching_comparisons_in_the_worker_does_not_raise_the_score(tmp_path):
-    cheat = ("import torch, builtins\n"
-             "torch.allclose = lambda *a, **k: True\n"
-             "torch.equal = lambda *a, **k: True\n"
-             "torch.testing.assert_close = lambda *a, **k: None\n"
-             "def batch_norm(x, *args, **kwargs):\n"
-             "    return x * 0\n")
-    folder = submission_with(tmp_path, "patch", cheat)
-    results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[1])
-    assert results["score"] == 0
-    assert "max abs error" in results["tests"][0]["output"]
-
-
-@pytest.mark.parametrize("cheat", [
-    "import torch.nn.functional as F\n    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)\n",
-    "import torch\n    op = getattr(getattr(torch.ops, 'at' + 'en'), 'native_' + 'batch_norm')\n"
-    "    return op(x, weight, bias, running_mean, running_var, training, momentum, eps)[0]\n",
-])
-def test_forbidden_api_gets_no_credit_however_it_is_reached(tmp_path, cheat):
+def test_forbidden_api_gets_no_credit_and_says_which(tmp_path):
+    """More ways to reach it are in tests/attacks/."""
+    cheat = "import torch.nn.functional as F\n    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)\n"
     marker = "    ### BEGIN SOLUTION: normalise x with the batch or the running statistics\n"
     folder = submission_with(tmp_path, "forbidden", patched(marker, marker + "    " + cheat.lstrip()))
     results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[1])
     assert results["score"] == 0
     assert results["tests"][0]["extra_data"]["status"] == "forbidden API"
-    assert "native_batch_norm" in results["tests"][0]["output"]
+    assert "batch_norm" in results["tests"][0]["output"]
 
 
 def test_a_time_budget_bounds_a_submission_that_hangs_everywhere(tmp_path):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.worker import wire
-from coursekit.worker.guard import ForbiddenApiGuard
+from coursekit.worker.guard import ForbiddenApiGuard, ForbiddenOperatorError
 from coursekit.worker.plain import to_plain
 
 
@@ -74,18 +74,22 @@ def test_to_plain_strips_tensor_subclasses_and_marks_unknown_objects():
     assert value["size"] == (2, 3)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def guard():
     guard = ForbiddenApiGuard(operators=["aten::*batch_norm*", "aten::*layer_norm*"],
                               classes=["torch.nn.modules.batchnorm._NormBase"])
     guard.install()
-    return guard
+    yield guard
+    guard.uninstall_refusals()    # this process goes on to run other tests
 
 
 def uses(guard, action):
     guard.hits.clear()
     with guard.watching():
-        action()
+        try:
+            action()
+        except ForbiddenOperatorError:
+            pass
     return set(guard.hits)
 
 
@@ -101,6 +105,19 @@ x = torch.randn(8, 3)
 ], ids=["functional", "torch", "ops.aten", "instance_norm", "layer_norm"])
 def test_forbidden_operators_are_seen_however_reached(guard, action):
     assert any(hit.startswith("operator aten::") for hit in uses(guard, action))
+
+
+def test_forbidden_operators_are_refused_even_outside_the_python_hooks():
+    guard = ForbiddenApiGuard(operators=["aten::*batch_norm*"])
+    guard.install()
+    try:
+        with pytest.raises(ForbiddenOperatorError, match="forbidden operator aten::batch_norm"):
+            F.batch_norm(x, None, None, training=True)    # no watching(): the dispatcher still refuses
+        assert guard.hits == {"operator aten::batch_norm"}
+        assert torch.isfinite(F.group_norm(x.reshape(8, 3, 1), 3)).all()   # other operators still run
+    finally:
+        guard.uninstall_refusals()
+    assert torch.isfinite(F.batch_norm(x, None, None, training=True)).all()
 
 
 def test_building_a_forbidden_class_or_subclass_is_seen(guard):

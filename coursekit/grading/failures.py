@@ -5,7 +5,7 @@ Graders raise these (directly, or through the checks in `checks.py`); the pytest
 Any other exception in a grader is a bug in the grader, reported to staff as such.
 """
 
-STATUSES = ("passed", "failed", "error in your code", "timed out", "crashed",
+STATUSES = ("passed", "failed", "error in your code", "timed out", "out of memory", "crashed",
             "forbidden API", "not graded")
 
 
@@ -36,6 +36,10 @@ class StudentCodeRaised(GradingFailure):
 
 class TimedOut(GradingFailure):
     status = "timed out"
+
+
+class OutOfMemory(GradingFailure):
+    status = "out of memory"
 
 
 class Crashed(GradingFailure):

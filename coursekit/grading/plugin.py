@@ -5,24 +5,27 @@ Options:
     --solutions           grade the reference solutions in solutions/
     --results-json PATH   write Gradescope's results.json to PATH
     --course PATH         the course file (default: course.yml beside autograder/)
+    --sandbox MODE        auto, bubblewrap or none: overrides course.yml's sandbox.isolation
 Markers: `exercise(id)` on a grader module, `points(n, task=...)` on each grader test.
 """
 
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 
 from coursekit import paths
-from coursekit.config import CourseConfigError, load_course
+from coursekit.config import ISOLATIONS, CourseConfigError, load_course
 from coursekit.grading.failures import GradingFailure
 from coursekit.grading.process import WorkerSpec
 from coursekit.grading.report import summary_lines
+from coursekit.grading.sandbox import SandboxUnavailable, choose_isolation
 from coursekit.grading.results import TestOutcome, exercise_scores, gradescope_results, write_json_atomically
 from coursekit.grading.student import Student
 from coursekit.grading.submission import locate_module_file
 
-__all__ = ["pytest_addoption", "pytest_configure", "pytest_collection_modifyitems",
+__all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
            "pytest_collection_finish", "student", "pytest_runtest_makereport",
            "pytest_terminal_summary", "pytest_sessionfinish"]
 
@@ -42,8 +45,9 @@ def exercise(exercise_id):
 class GradingSession:
     """Everything one grading run knows: the course, the submission, workers, outcomes."""
 
-    def __init__(self, course, submission_root):
+    def __init__(self, course, submission_root, isolation):
         self.course = course
+        self.isolation = isolation
         self.submission_root = Path(submission_root)
         self.students = {}
         self.outcomes = []
@@ -60,7 +64,10 @@ class GradingSession:
             else:
                 spec = WorkerSpec(module_name=exercise_id, student_file=module_file,
                                   scenarios_file=scenarios_file,
-                                  forbidden=exercise_config.forbidden.as_plain())
+                                  forbidden=exercise_config.forbidden.as_plain(),
+                                  isolation=self.isolation, limits=self.course.sandbox,
+                                  import_seconds=exercise_config.time_limit,
+                                  cpu_seconds=self.course.sandbox.cpu_seconds_for(exercise_config))
                 handle = Student(exercise_config, spec)
             self.students[exercise_id] = handle
         return self.students[exercise_id]
@@ -88,6 +95,8 @@ def pytest_addoption(parser):
     group.addoption("--solutions", action="store_true", help="grade the reference solutions")
     group.addoption("--results-json", metavar="PATH", help="write Gradescope's results.json to PATH")
     group.addoption("--course", metavar="PATH", help="the course file (default: course.yml)")
+    group.addoption("--sandbox", choices=ISOLATIONS, help="confine student code: auto, bubblewrap or none "
+                                                          "(default: course.yml's sandbox.isolation)")
 
 
 def _submission_root(config):
@@ -114,7 +123,24 @@ def pytest_configure(config):
         course = load_course(config.getoption("--course") or paths.COURSE_FILE)
     except CourseConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    config.stash[_SESSION] = GradingSession(course, _submission_root(config))
+    try:
+        isolation = choose_isolation(config.getoption("--sandbox") or course.sandbox.isolation)
+    except SandboxUnavailable as error:
+        raise pytest.UsageError(str(error)) from None
+    if isolation.warning:
+        warnings.warn(SandboxWarning(isolation.warning))
+    config.stash[_SESSION] = GradingSession(course, _submission_root(config), isolation)
+
+
+class SandboxWarning(UserWarning):
+    """Student code runs without the OS sandbox."""
+
+
+def pytest_report_header(config):
+    grading = config.stash.get(_SESSION, None)
+    if grading is not None:
+        return f"sandbox: {grading.isolation.kind}" + (f" -- {grading.isolation.warning}"
+                                                        if grading.isolation.warning else "")
 
 
 def _describe(item):
@@ -223,6 +249,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.section(f"scores: {grading.submission_root}")
     for line in summary_lines(exercise_scores(grading.outcomes, grading.graded_exercise_ids()), grading.outcomes):
         terminalreporter.write_line(line)
+    if grading.isolation.warning:
+        terminalreporter.write_line("")
+        terminalreporter.write_line(f"WARNING: {grading.isolation.warning}", red=True, bold=True)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -236,5 +265,6 @@ def pytest_sessionfinish(session, exitstatus):
         document = gradescope_results(grading.outcomes, grading.graded_exercise_ids(),
                                       execution_time=time.monotonic() - grading.started,
                                       course_id=grading.course.id,
-                                      submission=str(grading.submission_root))
+                                      submission=str(grading.submission_root),
+                                      sandbox=grading.isolation.as_plain())
         write_json_atomically(target, document)

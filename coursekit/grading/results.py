@@ -46,7 +46,7 @@ def exercise_scores(outcomes, exercise_ids):
     return scores
 
 
-def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, submission):
+def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, submission, sandbox):
     """The results.json document Gradescope reads (its 'autograder specifications')."""
     scores = exercise_scores(outcomes, exercise_ids)
     return {
@@ -71,6 +71,7 @@ def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, sub
         "extra_data": {
             "course": course_id,
             "submission": submission,
+            "sandbox": sandbox,
             "exercises": {score.exercise: {"score": score.score, "max_score": score.max_score,
                                            "passed": score.passed, "tests": score.tests}
                           for score in scores},

@@ -8,7 +8,7 @@ restarted on the next call after a timeout or a crash.
 
 import time
 
-from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, StudentCodeRaised,
+from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, OutOfMemory, StudentCodeRaised,
                                         SubmissionUnavailable, TimedOut)
 from coursekit.grading.process import WorkerFailure, WorkerProcess
 from coursekit.grading.record import to_record
@@ -91,6 +91,10 @@ class Student:
             raise ForbiddenApiUsed(f"your code used what this exercise asks you to write yourself: {used}",
                                    hint="tests that reach PyTorch's own implementation, or autograd where "
                                         "the gradients must be derived by hand, get no credit")
+        if reply["status"] == "raised" and reply["error"].get("out_of_memory"):
+            raise OutOfMemory(describe_raised(reply["error"], "your code"),
+                              hint=f"each submission may use {self.spec.limits.memory_mb} MiB; look for "
+                                   "tensors far larger than the task needs")
         return reply
 
     def run(self, scenario, *args, seed=0, **kwargs):

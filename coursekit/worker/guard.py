@@ -1,4 +1,9 @@
-"""Run-time detection of forbidden PyTorch APIs in student code.
+"""Run-time detection and refusal of forbidden PyTorch APIs in student code.
+
+Refusal: every ATen operator matching an `operators` pattern gets, in the dispatcher itself, a
+kernel that records the use and raises instead of computing (for each backend and composite key
+the operator has). Popping the Python modes below, or restoring patched functions, does not
+bring the real implementation back: only finding and destroying the registration would.
 
 Four detectors, all active only while student code runs:
 - operators: a TorchDispatchMode sees every ATen operator that reaches the dispatcher, however
@@ -12,20 +17,52 @@ Four detectors, all active only while student code runs:
 - autograd: named student functions run under a TorchFunctionMode that records any autograd
   entry point, and any operation that would record an autograd graph.
 
-This is detection, not containment: code in the same process could switch it off. The grader
-treats what it reports as a fact about honest code, and documents the limit.
+The detectors report what honest code used; the refusing kernels keep a dishonest submission
+from getting credit for the operator's work. SECURITY.md states what remains possible.
 """
 
 import contextlib
 import fnmatch
 import functools
 import importlib
+import warnings
 
 import torch
 from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _AUTOGRAD_ENTRY_POINTS = {"grad", "backward", "vjp", "jvp", "jacobian", "hessian", "vmap"}
+_KERNEL_KEYS = ("CPU", "CUDA", "CompositeImplicitAutograd", "CompositeExplicitAutograd")
+REFUSAL_PREFIX = "forbidden operator "
+
+
+class ForbiddenOperatorError(RuntimeError):
+    """Raised by a refusing kernel in place of the forbidden operator's result."""
+
+
+def _refusing_kernel(name, hits):
+    def refuse(*args, **kwargs):
+        hits.add(f"operator {name}")
+        raise ForbiddenOperatorError(f"{REFUSAL_PREFIX}{name}: this exercise asks you to write it yourself")
+    return refuse
+
+
+def refuse_operators(patterns, hits):
+    """Register refusing kernels for every operator overload whose name matches a pattern.
+
+    Returns the torch.library.Library holding them (keep it alive: dropping it unregisters them).
+    """
+    library = torch.library.Library("aten", "IMPL")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "overriding a previously registered kernel": the point
+        for full_name in sorted(torch._C._dispatch_get_all_op_names()):
+            base = full_name.split(".", 1)[0]
+            if not full_name.startswith("aten::") or not any(fnmatch.fnmatchcase(base, p) for p in patterns):
+                continue
+            for key in _KERNEL_KEYS:
+                if torch._C._dispatch_has_kernel_for_dispatch_key(full_name, key):
+                    library.impl(full_name[len("aten::"):], _refusing_kernel(base, hits), key)
+    return library
 
 
 class _NamePatterns:
@@ -120,9 +157,15 @@ class ForbiddenApiGuard:
         self._classes = tuple(classes)
         self._autograd_in = tuple(autograd_in)
         self._active = False
+        self._refusals = None
 
     def install(self):
-        """Wrap the forbidden classes' constructors. Call once, before importing student code."""
+        """Refuse the forbidden operators and wrap the forbidden classes' constructors.
+
+        Call once, before importing student code.
+        """
+        if self._operators:
+            self._refusals = refuse_operators(self._operators, self.hits)
         for dotted_name in self._classes:
             cls = resolve(dotted_name)
             original = cls.__init__
@@ -134,6 +177,12 @@ class ForbiddenApiGuard:
                 return __original(instance, *args, **kwargs)
 
             cls.__init__ = recording_init
+
+    def uninstall_refusals(self):
+        """Give the forbidden operators their real kernels back (for the kit's own tests)."""
+        if self._refusals is not None:
+            self._refusals._destroy()
+            self._refusals = None
 
     def guard_module(self, module):
         """Wrap each function named in autograd_in ("f" or "Class.method") to record autograd use."""

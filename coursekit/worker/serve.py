@@ -1,11 +1,15 @@
 """The worker's request loop: import the student's module once, then run scenarios on request.
 
+The first request configures the worker, which imports torch and warms it up; the second
+asks it to import the student's module (timed like any call into student code).
+
 Replies (all plain data):
+    {"status": "warm"}                                    configured, before the student's import
     {"status": "ready"}                                   after a successful import
     {"status": "ok", "value": ..., "forbidden": [...]}    a scenario returned
     {"status": "raised", "error": {...}, "forbidden": [...]}   student code raised
     {"status": "import_failed", "error": {...}}           the module could not be imported
-An `error` is {"type", "mro", "message", "where"}: `where` names the deepest frame in the
+An `error` is {"type", "mro", "message", "where", "out_of_memory"}: `where` names the deepest frame in the
 student's own file, never the harness or the graders.
 """
 
@@ -30,6 +34,13 @@ def _safe_str(value):
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
 
 
+def _out_of_memory(error):
+    if isinstance(error, MemoryError):
+        return True
+    text = _safe_str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
 def describe_error(error, student_file):
     where = ""
     for frame in traceback.extract_tb(error.__traceback__):
@@ -40,7 +51,8 @@ def describe_error(error, student_file):
     return {"type": type(error).__name__,
             "mro": [cls.__name__ for cls in type(error).__mro__],
             "message": _safe_str(error),
-            "where": where}
+            "where": where,
+            "out_of_memory": _out_of_memory(error)}
 
 
 class Worker:
@@ -99,6 +111,8 @@ def serve(request_fd, reply_fd):
         wire.write_message(reply_fd, {"status": "harness_error",
                                       "message": f"worker set-up failed: {type(error).__name__}: {_safe_str(error)}"})
         return
+    wire.write_message(reply_fd, {"status": "warm"})
+    wire.read_message(request_fd)
     wire.write_message(reply_fd, worker.import_student())
     if worker.student is None:
         return
