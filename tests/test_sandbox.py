@@ -36,6 +36,13 @@ def test_the_python_environment_is_mounted_but_not_the_repository():
     assert "/sandbox/batchnorm.py" in mounted and "--unshare-net" in arguments and "--unshare-pid" in arguments
 
 
+def test_an_environment_under_tmp_is_mounted_over_the_private_tmp(monkeypatch):
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [sandbox.Path("/tmp/clone/.venv")])
+    arguments = sandbox._bwrap_arguments("bwrap", sandbox.Path("/staged"), [], as_root=True)
+    assert arguments.index("/tmp") < arguments.index("/tmp/clone/.venv")
+    assert arguments.count("/tmp") == 1
+
+
 def test_an_environment_inside_the_repository_is_mounted_with_the_repository_masked(monkeypatch):
     monkeypatch.setattr(sandbox, "_python_roots", lambda: [paths.REPO_ROOT.parent])
     arguments = sandbox._bwrap_arguments("bwrap", sandbox.Path("/staged"), [], as_root=True)

@@ -119,6 +119,9 @@ def _bwrap_arguments(bwrap, staged, staged_names, scratch_bytes=64 << 20, as_roo
         elif os.path.isdir(system):
             args += ["--ro-bind", system, system]
             made.add(Path(system))
+    # the private /tmp first: an environment that lives under /tmp is mounted on top of it
+    args += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp"]
+    made.add(Path("/tmp"))
     for root in _python_roots():
         for parent in _parents(root):
             if parent not in made:
@@ -139,8 +142,7 @@ def _bwrap_arguments(bwrap, staged, staged_names, scratch_bytes=64 << 20, as_roo
             if device.startswith("nvidia"):
                 args += ["--dev-bind-try", f"/dev/{device}", f"/dev/{device}"]
         args += ["--ro-bind-try", "/sys", "/sys"]
-    args += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", INNER_SCRATCH]
+    args += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", INNER_SCRATCH]
     for name in staged_names:
         args += ["--ro-bind", str(staged / name), f"{INNER_SCRATCH}/{name}"]
     args += ["--chdir", INNER_SCRATCH]
