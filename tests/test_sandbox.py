@@ -44,10 +44,11 @@ def test_an_environment_under_tmp_is_mounted_over_the_private_tmp(monkeypatch):
 
 
 def test_an_environment_inside_the_repository_is_mounted_with_the_repository_masked(monkeypatch):
-    monkeypatch.setattr(sandbox, "_python_roots", lambda: [paths.REPO_ROOT.parent])
+    monkeypatch.setattr(paths, "REPO_ROOT", sandbox.Path("/opt/env/course"))
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [sandbox.Path("/opt/env")])
     arguments = sandbox._bwrap_arguments("bwrap", sandbox.Path("/staged"), [], as_root=True)
-    masked = arguments.index(str(paths.REPO_ROOT))
-    assert arguments[masked - 1] == "--tmpfs" and masked > arguments.index(str(paths.REPO_ROOT.parent))
+    masked = arguments.index("/opt/env/course")
+    assert arguments[masked - 1] == "--tmpfs" and masked > arguments.index("/opt/env")
 
 
 PROBE = '''
