@@ -46,8 +46,9 @@ class WorkerSpec:
 class WorkerFailure(Exception):
     """The worker did not reply properly: `kind` is "timeout", "crashed" or "protocol".
 
-    `message` is for the student; `log_tail` (what the worker printed last) is for staff only:
-    it could carry whatever the student's code chose to print.
+    `message` is for the student, a whole clause ("your code timed out after 3 s during this
+    test"); `log_tail` (what the worker printed last) is for staff only: it could carry whatever
+    the student's code chose to print.
     """
 
     def __init__(self, kind, message, log_tail=""):
@@ -156,15 +157,15 @@ class WorkerProcess:
         self._request_fd, self._reply_fd = request_write, reply_read
         setup = {"module": self.spec.module_name, "scenarios": self.scenarios_module,
                  "forbidden": self.spec.forbidden, "threads": self.spec.threads}
-        reply = self._exchange(setup, self.spec.startup_seconds, "while starting, before importing your module")
+        reply = self._exchange(setup, self.spec.startup_seconds, "while the worker started, before your module was imported")
         if reply.get("status") != "warm":
             return reply
         return self._exchange({"import": self.spec.module_name}, self.spec.import_seconds,
-                              "while importing your module")
+                              "while being imported")
 
     def call(self, scenario, args=(), kwargs=None, seed=0, seconds=10.0):
         request = {"scenario": scenario, "args": list(args), "kwargs": kwargs or {}, "seed": seed}
-        return self._exchange(request, seconds, "while running your code")
+        return self._exchange(request, seconds, "during this test")
 
     def _exchange(self, message, seconds, during):
         deadline = time.monotonic() + seconds
@@ -173,7 +174,7 @@ class WorkerProcess:
             return wire.read_message(self._reply_fd, deadline=deadline)
         except wire.WireTimeout:
             self.stop()
-            raise WorkerFailure("timeout", f"timed out after {seconds:g} s {during}") from None
+            raise WorkerFailure("timeout", f"your code timed out after {seconds:g} s {during}") from None
         except (wire.WireClosed, BrokenPipeError):
             code = self._wait_for_exit()
             if self._output is not None:
@@ -185,10 +186,10 @@ class WorkerProcess:
                 raise WorkerFailure("crashed", f"your code printed more than {self.spec.limits.output_mb} MiB "
                                                f"{during}, and was stopped", log_tail=tail) from None
             kind, why = describe_exit(code, self.spec)
-            raise WorkerFailure(kind, f"the process {why} {during}", log_tail=tail) from None
+            raise WorkerFailure(kind, f"your code {why} {during}", log_tail=tail) from None
         except wire.WireError as error:
             self.stop()
-            raise WorkerFailure("protocol", f"sent an unreadable reply {during}: {error}") from None
+            raise WorkerFailure("protocol", f"your code's process sent an unreadable reply {during}: {error}") from None
 
     def _wait_for_exit(self):
         try:

@@ -77,9 +77,9 @@ class Student:
         except WorkerFailure as failure:
             self._worker = None
             if failure.kind == "timeout":
-                raise TimedOut(f"your code {failure.message}",
+                raise TimedOut(failure.message,
                                hint="look for an endless loop, or work far larger than needed") from None
-            raise Crashed(f"your code {failure.message}",
+            raise Crashed(failure.message,
                           hint="code that calls exit() or os._exit(), or crashes the interpreter, "
                                "ends the grading of that test", staff_note=failure.log_tail) from None
         finally:
