@@ -12,15 +12,13 @@
    Target: under 60 s on 2 cores.
 """
 
-import argparse
-import os
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from timing import describe, grading_seconds, load_reference, notebook_seconds
+from timing import load_reference, notebook_seconds, report_grading
 
 
 def forward_backward_seconds(function, x, weight, bias, grad_out, repeats):
@@ -39,12 +37,7 @@ def forward_backward_seconds(function, x, weight, bias, grad_out, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="grading runs (default 3)")
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
-
-    print(f"grade reference batchnorm: {describe(grading_seconds('batchnorm', args.repeats))} (target < 15 s)")
+    report_grading("batchnorm", __doc__, target=" (target < 15 s)")
     print(f"execute the reference notebook: {notebook_seconds('batchnorm'):.1f} s (target < 60 s)")
 
     reference = load_reference("batchnorm")

@@ -11,15 +11,11 @@
    on 2 cores.
 """
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-import torch
-
-from timing import describe, grading_seconds, load_reference, notebook_seconds, one_thread
+from timing import load_reference, notebook_seconds, one_thread, report_grading
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from coursekit.datasets import noisy_digits  # noqa: E402
@@ -33,12 +29,7 @@ def arm_seconds(reference, epochs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="grading runs (default 3)")
-    args = parser.parse_args()
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores")
-
-    print(f"grade reference dropout: {describe(grading_seconds('dropout', args.repeats))}")
+    report_grading("dropout", __doc__)
 
     reference = load_reference("dropout")
     with one_thread():

@@ -1,5 +1,6 @@
 """Timings every exercise's benchmark takes: grading the reference, executing its notebook."""
 
+import argparse
 import contextlib
 import importlib.util
 import os
@@ -24,6 +25,18 @@ def grading_seconds(exercise_id, repeats):
         if run.returncode != 0:
             raise SystemExit(f"grading the reference {exercise_id} failed:\n{run.stdout[-2000:]}")
     return times
+
+
+def report_grading(exercise_id, doc, target=""):
+    """Every benchmark's start: read --repeats, print the machine, then the reference's grading time."""
+    import torch
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="grading runs (default 3)")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
+    print(f"grade reference {exercise_id}: {describe(grading_seconds(exercise_id, args.repeats))}{target}")
+    return args
 
 
 def describe(times):

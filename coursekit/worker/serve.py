@@ -34,11 +34,9 @@ def _safe_str(value):
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "..."
 
 
-def _out_of_memory(error):
-    if isinstance(error, MemoryError):
-        return True
-    text = _safe_str(error)
-    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+def _out_of_memory(error, message):
+    return isinstance(error, MemoryError) or (
+        isinstance(error, RuntimeError) and ("can't allocate memory" in message or "out of memory" in message))
 
 
 def describe_error(error, student_file):
@@ -48,11 +46,12 @@ def describe_error(error, student_file):
             where = f"{student_file}, line {frame.lineno}, in {frame.name}"
     if isinstance(error, SyntaxError) and error.filename and os.path.basename(error.filename) == student_file:
         where = f"{student_file}, line {error.lineno}"
+    message = _safe_str(error)
     return {"type": type(error).__name__,
             "mro": [cls.__name__ for cls in type(error).__mro__],
-            "message": _safe_str(error),
+            "message": message,
             "where": where,
-            "out_of_memory": _out_of_memory(error)}
+            "out_of_memory": _out_of_memory(error, message)}
 
 
 class Worker:
