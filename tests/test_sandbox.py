@@ -8,6 +8,7 @@ from coursekit import paths
 from coursekit.config import Sandbox
 from coursekit.grading import sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
+from coursekit.grading.zygote import Zygote
 from grading import grade, submission_with
 
 
@@ -96,10 +97,12 @@ def test_output_beyond_the_cap_ends_the_worker_with_a_clear_reason(tmp_path):
     scenarios = tmp_path / "scenarios.py"
     scenarios.write_text("")
     spec = WorkerSpec(module_name="flood", student_file=student, scenarios_file=scenarios,
-                      limits=Sandbox(output_mb=1), isolation=sandbox.Isolation("none"))
-    worker = WorkerProcess(spec)
+                      limits=Sandbox(output_mb=1))
+    zygote = Zygote(sandbox.Isolation("none"), 1 << 20)
+    worker = WorkerProcess(spec, zygote)
     try:
         with pytest.raises(WorkerFailure, match="printed more than 1 MiB"):
             worker.start()
     finally:
         worker.stop()
+        zygote.close()

@@ -24,6 +24,7 @@ from coursekit.grading.sandbox import SandboxUnavailable, choose_isolation
 from coursekit.grading.results import TestOutcome, exercise_scores, gradescope_results, write_json_atomically
 from coursekit.grading.student import Student
 from coursekit.grading.submission import locate_module_file
+from coursekit.grading.zygote import Zygote, preloaded
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
            "pytest_collection_finish", "student", "pytest_runtest_makereport",
@@ -54,27 +55,37 @@ class GradingSession:
         self.items = []              # the graders selected to run, in order
         self.collected = False       # results are written only for a run whose graders were valid
         self.started = time.monotonic()
+        self._zygote = None
+
+    def zygote(self):
+        """The zygote that forks this run's workers: the process's preloaded one, or one of its own."""
+        if self._zygote is None or not self._zygote.alive:
+            self._zygote = preloaded(self.isolation) or Zygote(self.isolation, self.course.sandbox.scratch_mb << 20)
+        return self._zygote
 
     def student(self, exercise_id, scenarios_file):
         if exercise_id not in self.students:
             exercise_config = self.course.exercise(exercise_id)
             module_file, problem = locate_module_file(self.submission_root, exercise_config)
             if module_file is None:
-                handle = Student(exercise_config, None, problem)
+                handle = Student(exercise_config, None, missing=problem)
             else:
                 spec = WorkerSpec(module_name=exercise_id, student_file=module_file,
                                   scenarios_file=scenarios_file,
                                   forbidden=exercise_config.forbidden.as_plain(),
-                                  isolation=self.isolation, limits=self.course.sandbox,
+                                  limits=self.course.sandbox,
                                   import_seconds=exercise_config.time_limit,
                                   cpu_seconds=self.course.sandbox.cpu_seconds_for(exercise_config))
-                handle = Student(exercise_config, spec)
+                handle = Student(exercise_config, spec, self.zygote)
             self.students[exercise_id] = handle
         return self.students[exercise_id]
 
     def close(self):
         for handle in self.students.values():
             handle.close()
+        if self._zygote is not None and self._zygote is not preloaded(self.isolation):
+            self._zygote.close()
+        self._zygote = None
 
     def record_unrun(self):
         """Give every selected grader that produced no outcome (after -x, say) a 'not graded' one."""

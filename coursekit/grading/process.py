@@ -1,17 +1,16 @@
 """Start, talk to and stop one worker process that runs student code.
 
-The worker is started confined (see sandbox.py) with an argument list, a clean environment and
-its own scratch folder as working directory, in a new session so that a timeout kills its whole
-process group. Requests and replies travel over two private pipes; what the worker prints goes
-down a third pipe to a reader that keeps only the tail, so nothing the student prints can be
-mistaken for a reply, and a flood of output ends the worker instead of filling a disk.
+The worker is forked by the zygote (zygote.py), confined in a sandbox of its own, with its own
+scratch folder as working directory. Requests and replies travel over two private pipes; what
+the worker prints goes down a third pipe to a reader that keeps only the tail, so nothing the
+student prints can be mistaken for a reply, and a flood of output ends the worker instead of
+filling a disk.
 """
 
 import collections
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -19,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.config import Sandbox
-from coursekit.grading.sandbox import Isolation, plan_launch
+from coursekit.grading.sandbox import python_roots_under_tmp, worker_rlimits, worker_uid
+from coursekit.grading.zygote import clean_environment
 from coursekit.worker import wire
 
-WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
-WORKER_PACKAGE_NAME = "_kit_worker"
 _LOG_TAIL_BYTES = 2000
 
 
@@ -35,10 +33,9 @@ class WorkerSpec:
     student_file: Path
     scenarios_file: Path
     forbidden: dict = field(default_factory=dict)
-    startup_seconds: float = 60.0  # the worker's own start: Python and torch
+    startup_seconds: float = 30.0  # the worker's own set-up, before the student's import
     import_seconds: float = 20.0   # the student module's import
     threads: int = 1
-    isolation: Isolation = Isolation("none", "no sandbox was asked for")
     limits: Sandbox = Sandbox()
     cpu_seconds: float = 600.0
 
@@ -100,57 +97,43 @@ class OutputTail:
         self._thread.join(seconds)
 
 
-def clean_environment(scratch):
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(scratch), "TMPDIR": str(scratch),
-           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    if "CUDA_VISIBLE_DEVICES" in os.environ:
-        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
-    return env
-
-
 class WorkerProcess:
-    """One running worker. `start()` returns the import reply; `call()` runs one scenario."""
+    """One running worker, forked by `zygote`. `start()` returns the import reply; `call()` runs one scenario."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, zygote):
         self.spec = spec
-        self.scratch = None
-        self.process = None
+        self.zygote = zygote
+        self.worker_id = None
+        self.host_scratch = None
         self._request_fd = self._reply_fd = None
         self._output = None
-
-    def _prepare_scratch(self):
-        """Stage the worker's files in a host folder; returns the names the worker sees."""
-        self.scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
-        self.scratch.chmod(0o755)
-        shutil.copytree(WORKER_PACKAGE, self.scratch / WORKER_PACKAGE_NAME,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copyfile(self.spec.student_file, self.scratch / f"{self.spec.module_name}.py")
-        shutil.copyfile(self.spec.scenarios_file, self.scratch / f"{self.scenarios_module}.py")
-        return [WORKER_PACKAGE_NAME, f"{self.spec.module_name}.py", f"{self.scenarios_module}.py"]
 
     @property
     def scenarios_module(self):
         return f"_kit_scenarios_{self.spec.module_name}"
 
     def start(self):
-        names = self._prepare_scratch()
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         output_read, output_write = os.pipe()
-        launch = plan_launch(self.spec.isolation, self.spec.limits, self.spec.cpu_seconds, self.scratch,
-                             names, ["-m", WORKER_PACKAGE_NAME, str(request_read), str(reply_write)])
+        files = [os.open(self.spec.student_file, os.O_RDONLY), os.open(self.spec.scenarios_file, os.O_RDONLY)]
+        if not self.zygote.private:
+            self.host_scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
+        home = str(self.host_scratch) if self.host_scratch else "/sandbox"
         try:
-            self.process = subprocess.Popen(
-                launch.argv, cwd=launch.cwd, env=clean_environment(launch.scratch),
-                stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write,
-                pass_fds=(request_read, reply_write), start_new_session=True,
-                preexec_fn=launch.before_exec)
+            self.worker_id = self.zygote.spawn(
+                [request_read, reply_write, output_write, *files],
+                module=self.spec.module_name, scenarios=self.scenarios_module,
+                uid=worker_uid() if self.zygote.private else None,
+                rlimits=worker_rlimits(self.spec.limits, self.spec.cpu_seconds),
+                scratch_bytes=self.spec.limits.scratch_mb << 20, environment=clean_environment(home),
+                host_scratch=home, keep_under_tmp=python_roots_under_tmp())
         except BaseException:
-            os.close(output_read)
+            for fd in (request_write, reply_read, output_read):
+                os.close(fd)
             raise
         finally:
-            for fd in (request_read, reply_write, output_write):
+            for fd in (request_read, reply_write, output_write, *files):
                 os.close(fd)
         self._output = OutputTail(output_read, self.spec.limits.output_mb << 20, self._kill)
         os.set_blocking(request_write, False)
@@ -192,32 +175,26 @@ class WorkerProcess:
             raise WorkerFailure("protocol", f"your code's process sent an unreadable reply {during}: {error}") from None
 
     def _wait_for_exit(self):
-        try:
-            return self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
+        return self.zygote.wait(self.worker_id, 5.0)
 
     def log_tail(self):
         return self._output.text() if self._output is not None else ""
 
     def _kill(self):
-        process = self.process
-        if process is not None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if self.worker_id is not None:
+            self.zygote.kill(self.worker_id)
 
     @property
     def alive(self):
-        return self.process is not None and self.process.poll() is None
+        return self.worker_id is not None and self.zygote.poll(self.worker_id) is None
 
     def stop(self):
-        """Kill the worker's whole process group and remove its scratch folder."""
-        if self.process is not None:
-            self._kill()
-            self.process.wait()
-            self.process = None
+        """Kill the worker and everything it started, and remove its scratch folder."""
+        if self.worker_id is not None:
+            try:
+                self._kill()
+            finally:
+                self.worker_id = None
         for fd in (self._request_fd, self._reply_fd):
             if fd is not None:
                 os.close(fd)
@@ -225,19 +202,19 @@ class WorkerProcess:
         if self._output is not None:
             self._output.close()
             self._output = None
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-            self.scratch = None
+        if self.host_scratch is not None:
+            shutil.rmtree(self.host_scratch, ignore_errors=True)
+            self.host_scratch = None
 
 
 def describe_exit(code, spec):
     """(failure kind, what happened) for a worker that exited with `code` (None: it did not exit).
 
-    bubblewrap reports a worker killed by signal S as exit code 128 + S.
+    The zygote reports a worker killed by signal S as exit code 128 + S.
     """
     if code is None:
         return "crashed", "did not exit"
-    signal_number = -code if code < 0 else (code - 128 if spec.isolation.kind == "bubblewrap" and code > 128 else 0)
+    signal_number = code - 128 if code > 128 else 0
     if signal_number == signal.SIGXFSZ:
         return "crashed", f"wrote a file larger than the {spec.limits.file_size_mb} MiB allowed"
     if signal_number == signal.SIGXCPU:

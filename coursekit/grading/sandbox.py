@@ -1,20 +1,23 @@
-"""Confinement of the worker process that runs student code.
+"""Confinement of the processes that run student code.
 
-With bubblewrap (`bwrap`) the worker sees:
-    /sandbox         its scratch folder, a size-capped tmpfs and the only writable place, holding
-                     read-only copies of the student's module, the scenarios and the worker package
+Workers are forked by a zygote (coursekit/worker/zygote.py) that bubblewrap (`bwrap`) starts
+once per grading process. The zygote's sandbox has new PID, network (loopback only, empty), IPC
+and UTS namespaces, and shows:
+    /sandbox         a size-capped tmpfs holding a read-only copy of the worker package
     /tmp             a private size-capped tmpfs
     the Python environment, /usr and the system libraries, read-only
-    nothing else: not the course repository, the reference solutions or the hidden tests
-in new PID, network (loopback only, empty), IPC and UTS namespaces, so it cannot see or signal
-the grader or reach any listener. As root, bwrap runs the worker as uid 0 holding only
-CAP_SETUID/CAP_SETGID; the worker drops to a fresh unprivileged uid before it reads any student
-code (so RLIMIT_NPROC applies). As an ordinary user, bwrap's user namespace does the same job.
+    nothing else: not the course repository, the reference solutions or the hidden tests.
+The zygote keeps the capabilities it needs to build one sandbox more per worker (CAP_SYS_ADMIN;
+as root also CAP_SETUID/CAP_SETGID; as an ordinary user only inside bwrap's user namespace):
+every worker gets new mount, PID and IPC namespaces of its own, a fresh /sandbox (holding the
+student's module and the scenarios) and /tmp, its resource limits, and then drops every
+privilege (as root: to a fresh unprivileged uid, so that RLIMIT_NPROC applies) before it reads
+any student code. Workers of different students cannot see, signal or read each other.
 
 Where bubblewrap cannot run, `isolation: auto` falls back to a scratch folder plus the same
 resource limits, and says so loudly (a warning and a field in results.json).
 
-Resource limits (course.yml `sandbox:`) are set on the worker before it starts: writable memory
+Resource limits (course.yml `sandbox:`) are set by every worker on itself: writable memory
 (RLIMIT_DATA, which unlike RLIMIT_AS leaves CUDA's address-space reservations alone), CPU time,
 processes, open files and file size. What it prints is capped by the reader in process.py.
 """
@@ -22,7 +25,6 @@ processes, open files and file size. What it prints is capped by the reader in p
 import functools
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -108,7 +110,8 @@ def _bwrap_arguments(bwrap, staged, staged_names, scratch_bytes=64 << 20, as_roo
     as_root = os.geteuid() == 0 if as_root is None else as_root
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
             "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
-    if as_root:    # no user namespace: the worker drops to an unprivileged uid itself
+    args += ["--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN"]   # to build each worker's namespaces
+    if as_root:    # no user namespace: each worker drops to a fresh unprivileged uid itself
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user"]
@@ -167,39 +170,47 @@ def fresh_uid():
     return start + random.SystemRandom().randrange(size)
 
 
+def worker_rlimits(policy, cpu_seconds):
+    """{RLIMIT name: limit} that a worker sets on itself before it reads student code.
+
+    As an ordinary user, RLIMIT_NPROC counts every process of the uid, so the limit is what the
+    uid runs now plus the policy's allowance; as root, each worker has a fresh uid of its own.
+    """
+    as_root = os.geteuid() == 0
+    return {"RLIMIT_DATA": policy.memory_mb << 20,
+            "RLIMIT_CPU": int(cpu_seconds),
+            "RLIMIT_NPROC": policy.processes + (0 if as_root else _tasks_of(os.getuid())),
+            "RLIMIT_NOFILE": policy.open_files,
+            "RLIMIT_FSIZE": policy.file_size_mb << 20,
+            "RLIMIT_CORE": 0}
+
+
+def python_roots_under_tmp():
+    """The Python environment's folders under /tmp: a worker's private /tmp must keep them visible."""
+    return [str(root) for root in _python_roots() if root.is_relative_to("/tmp")]
+
+
+def worker_uid():
+    """The uid a worker drops to: a fresh one as root, None (keep the user's) otherwise."""
+    return fresh_uid() if os.geteuid() == 0 else None
+
+
 @dataclass
 class Launch:
-    """How to start one confined worker: the command, and the limits the child sets before exec."""
+    """How to start the zygote: the command, its working folder, and the folder workers use."""
 
     argv: list
     cwd: str
-    scratch: str          # the worker's scratch folder, as the worker sees it
-    limits: dict          # resource -> limit
-
-    def before_exec(self):
-        """Runs in the child between fork and exec."""
-        for limit, value in self.limits.items():
-            resource.setrlimit(limit, (value, value))
+    private: bool         # True: every worker gets namespaces and a /sandbox of its own
 
 
-def plan_launch(isolation, policy, cpu_seconds, staged, staged_names, python_args):
-    """The Launch for a worker whose files (`staged_names`) are staged in the host folder `staged`.
+def plan_zygote(isolation, staged, staged_names, python_args, scratch_bytes):
+    """The Launch for the zygote whose files (`staged_names`) are staged in the host folder `staged`.
 
     `python_args` follow the interpreter: the worker package's `-m` and its arguments. Without
-    the sandbox the worker keeps the grader's uid (as root, RLIMIT_NPROC then does not apply).
+    the sandbox the workers keep the grader's uid (as root, RLIMIT_NPROC then does not apply).
     """
-    as_root = os.geteuid() == 0
-    processes = policy.processes + (0 if as_root else _tasks_of(os.getuid()))
-    limits = {resource.RLIMIT_DATA: policy.memory_mb << 20,
-              resource.RLIMIT_CPU: int(cpu_seconds),
-              resource.RLIMIT_NPROC: processes,
-              resource.RLIMIT_NOFILE: policy.open_files,
-              resource.RLIMIT_FSIZE: policy.file_size_mb << 20,
-              resource.RLIMIT_CORE: 0}
     if isolation.kind == "bubblewrap":
-        command = _bwrap_arguments(shutil.which("bwrap"), staged, staged_names, policy.scratch_mb << 20)
-        command += ["--", sys.executable, "-E", "-s", *python_args]
-        if as_root:
-            command += ["--drop-to-uid", str(fresh_uid())]
-        return Launch(command, str(staged), INNER_SCRATCH, limits)
-    return Launch([sys.executable, "-E", "-s", *python_args], str(staged), str(staged), limits)
+        command = _bwrap_arguments(shutil.which("bwrap"), staged, staged_names, scratch_bytes)
+        return Launch(command + ["--", sys.executable, "-E", "-s", *python_args], str(staged), True)
+    return Launch([sys.executable, "-E", "-s", *python_args], str(staged), False)

@@ -12,6 +12,7 @@ from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, Out
                                         SubmissionUnavailable, TimedOut)
 from coursekit.grading.process import WorkerFailure, WorkerProcess
 from coursekit.grading.record import to_record
+from coursekit.grading.zygote import ZygoteFailure
 
 
 class HarnessError(RuntimeError):
@@ -31,9 +32,10 @@ class Student:
     one endless loop cannot push a whole grading run past the platform's own time limit.
     """
 
-    def __init__(self, exercise, spec, missing=None):
+    def __init__(self, exercise, spec, zygote=None, missing=None):
         self.exercise = exercise
         self.spec = spec
+        self.zygote = zygote         # a callable returning the zygote that forks this exercise's workers
         self.missing = missing
         self._worker = None
         self._import_failure = None
@@ -50,9 +52,18 @@ class Student:
                            hint="fix the code that timed out first; this test will then run")
         if self._worker is not None and self._worker.alive:
             return self._worker
-        worker = WorkerProcess(self.spec)
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        try:
+            worker = WorkerProcess(self.spec, self.zygote())
+        except ZygoteFailure as failure:
+            raise HarnessError(str(failure)) from None
         try:
             reply = worker.start()
+        except ZygoteFailure as failure:
+            worker.stop()
+            raise HarnessError(str(failure)) from None
         except WorkerFailure as failure:
             worker.stop()
             self._import_failure = f"{self.exercise.module_file} could not be loaded: {failure.message}"
@@ -74,6 +85,9 @@ class Student:
         started = time.monotonic()
         try:
             reply = worker.call(scenario, args, kwargs, seed=seed, seconds=limit)
+        except ZygoteFailure as failure:
+            self._worker = None
+            raise HarnessError(str(failure)) from None
         except WorkerFailure as failure:
             self._worker = None
             if failure.kind == "timeout":
@@ -113,5 +127,8 @@ class Student:
 
     def close(self):
         if self._worker is not None:
-            self._worker.stop()
+            try:
+                self._worker.stop()
+            except ZygoteFailure:
+                pass
             self._worker = None

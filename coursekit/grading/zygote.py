@@ -1,0 +1,176 @@
+"""The grader's side of the zygote (coursekit/worker/zygote.py): start it, and ask it for workers.
+
+One zygote serves one grading process at a time. It is started confined (see sandbox.py) with
+torch loaded once, so a worker for an exercise costs a fork instead of a Python and torch start.
+A process that grades many submissions (the class grader's pool, the kit's own test server)
+starts one with `preload()` before it forks its grading children; a grading run uses that one
+when its isolation matches, and otherwise starts its own.
+
+The zygote is part of the grader: if it fails, the tests it was serving are graded as a grader
+error, never as the student's fault.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from coursekit.grading.sandbox import plan_zygote
+
+WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
+WORKER_PACKAGE_NAME = "_kit_worker"
+_CONTROL_SECONDS = 30.0
+_MAX_REPLY_BYTES = 1 << 16
+
+
+class ZygoteFailure(RuntimeError):
+    """The zygote did not start or stopped answering: a fault of the grading machine, not the student."""
+
+
+def clean_environment(home):
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return env
+
+
+class Zygote:
+    """A running zygote. `spawn()` starts a worker and returns its id; `kill()` ends it."""
+
+    def __init__(self, isolation, scratch_bytes, startup_seconds=120.0):
+        self.isolation = isolation
+        self.scratch_bytes = scratch_bytes
+        self.private = False
+        self.process = None
+        self._staged = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
+        self._control = None
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._seq_pid = None
+        self._owner = os.getpid()
+        self._start(startup_seconds)
+
+    def _start(self, startup_seconds):
+        self._staged.chmod(0o755)
+        shutil.copytree(WORKER_PACKAGE, self._staged / WORKER_PACKAGE_NAME,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        launch = plan_zygote(self.isolation, self._staged, [WORKER_PACKAGE_NAME],
+                             ["-m", WORKER_PACKAGE_NAME, str(theirs.fileno())], self.scratch_bytes)
+        self.private = launch.private
+        self._log = tempfile.TemporaryFile()
+        home = "/sandbox" if launch.private else self._staged
+        try:
+            self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=clean_environment(home),
+                                            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                                            pass_fds=(theirs.fileno(),), start_new_session=True)
+        finally:
+            theirs.close()
+        self._control = ours
+        self._control.settimeout(startup_seconds)
+        try:
+            ready = self._receive()
+        except (OSError, ZygoteFailure) as error:
+            self.close()
+            raise ZygoteFailure(f"the grading sandbox did not start: {error}; its output:\n{self.log_tail()}") from None
+        if not ready.get("ready"):
+            self.close()
+            raise ZygoteFailure(f"the grading sandbox did not start: {ready}")
+        self._control.settimeout(_CONTROL_SECONDS)
+
+    def log_tail(self, limit=3000):
+        try:
+            self._log.seek(0)
+            return self._log.read().decode("utf-8", "replace")[-limit:]
+        except (OSError, ValueError):
+            return ""
+
+    def _receive(self):
+        data = self._control.recv(_MAX_REPLY_BYTES)
+        if not data:
+            raise ZygoteFailure(f"the grading sandbox exited; its output:\n{self.log_tail()}")
+        return json.loads(data)
+
+    def request(self, op, fds=(), **fields):
+        """Send one request and return the zygote's reply (a dict)."""
+        with self._lock:
+            if self._control is None:
+                raise ZygoteFailure("the grading sandbox is closed")
+            if self._seq_pid != os.getpid():    # a fork numbers its requests apart from its parent's
+                self._seq_pid, self._seq = os.getpid(), os.getpid() << 32
+            self._seq += 1
+            message = json.dumps({"op": op, "seq": self._seq, **fields}).encode()
+            try:
+                socket.send_fds(self._control, [message], list(fds))
+                while (reply := self._receive()).get("seq") != self._seq:
+                    pass      # a late answer to a request whose caller gave up
+            except OSError as error:
+                raise ZygoteFailure(f"the grading sandbox stopped answering ({op}): {error}") from None
+        if "error" in reply:
+            raise ZygoteFailure(f"the grading sandbox could not {op}: {reply['error']}")
+        return reply
+
+    @property
+    def alive(self):
+        if self._control is None or self.process is None:
+            return False
+        if self._owner == os.getpid():
+            return self.process.poll() is None
+        try:                  # a fork of the process that started it cannot wait for it
+            os.kill(self.process.pid, 0)
+            return True
+        except OSError:
+            return False
+
+    def spawn(self, fds, **fields):
+        """Start a worker with the descriptors `fds` (see the zygote's protocol); returns its id."""
+        return self.request("spawn", fds=fds, private=self.private, **fields)["id"]
+
+    def poll(self, worker_id):
+        """The worker's exit code (128 + S for a signal S), or None while it runs."""
+        return self.request("poll", id=worker_id)["exit"]
+
+    def wait(self, worker_id, seconds):
+        return self.request("wait", id=worker_id, seconds=seconds)["exit"]
+
+    def kill(self, worker_id):
+        """Kill the worker and everything it started; returns its exit code."""
+        return self.request("kill", id=worker_id)["exit"]
+
+    def reset(self):
+        """Kill every worker still running (between two submissions)."""
+        return self.request("reset")["killed"]
+
+    def close(self):
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self.process is not None and self._owner == os.getpid():
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        shutil.rmtree(self._staged, ignore_errors=True)
+
+
+_PRELOADED = None
+
+
+def preload(isolation, scratch_bytes):
+    """Start the zygote that every grading run in this process (and its forks) will share."""
+    global _PRELOADED
+    _PRELOADED = Zygote(isolation, scratch_bytes)
+    return _PRELOADED
+
+
+def preloaded(isolation):
+    """The preloaded zygote, if there is one for `isolation` and it still runs."""
+    zygote = _PRELOADED
+    if zygote is not None and zygote.isolation == isolation and zygote.alive:
+        return zygote
+    return None

@@ -1,0 +1,264 @@
+"""The zygote: a process with torch loaded that forks a confined worker for each exercise.
+
+Python and torch take seconds to start; a fork takes milliseconds. The zygote imports torch and
+this package once, warms torch up (one thread, CPU only, so forking stays safe), and then serves
+requests from the grader on a control socket (one JSON message each, file descriptors alongside):
+
+    {"op": "spawn", "seq", "module", "scenarios", "uid", "rlimits", "scratch_bytes", "private",
+     "environment", "host_scratch", "keep_under_tmp"}
+        with descriptors [request_read, reply_write, output_write, student_file, scenarios_file]
+        -> {"seq", "id"}
+    {"op": "poll", "seq", "id"}                -> {"seq", "exit": code or None}
+    {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}
+    {"op": "kill", "seq", "id"}                -> {"seq", "exit": code}   (kills, then reaps)
+    {"op": "reset", "seq"}                     -> {"seq", "killed": n}   (every live worker)
+
+Each worker is three processes: a holder that enters new mount, PID and IPC namespaces
+("private": true, inside bubblewrap) and mounts private tmpfs folders on /sandbox and /tmp; its
+child, PID 1 of the new namespace, which mounts /proc and reaps; and the worker proper, which
+copies the student's module and the scenarios into /sandbox, sets its resource limits, drops
+every privilege and serves the grader (serve.py). Killing PID 1 ends everything the student
+started. An exit is reported as its code, a death by signal S as 128 + S.
+
+No student code ever runs in the zygote, and no worker can reach it: the control socket is
+closed in every child, and a worker cannot see the zygote's PID namespace.
+"""
+
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+
+import torch
+
+from . import guard, namespaces, plain, serve, wire  # noqa: F401  (loaded once, for every worker)
+
+SANDBOX = "/sandbox"
+_MAX_CONTROL_BYTES = 1 << 16
+
+
+def _warm_up():
+    """Pay torch's lazy imports once, on one thread and the CPU only (never CUDA before a fork).
+
+    The guard's dispatch and function modes import much of torch on first use (about two
+    seconds); a guard that is never installed and whose patterns match nothing pays it here, once
+    for every worker.
+    """
+    torch.set_num_threads(1)
+    layer = torch.nn.Linear(2, 2)
+    nothing = ("_kit_warm_up_matches_nothing",)
+    with guard.ForbiddenApiGuard(nothing, (), (), nothing).watching():
+        layer(torch.ones(3, 2, requires_grad=True)).sum().backward()
+    repr(layer), layer.state_dict()
+
+
+def _exit_code(status):
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _close_all_but(keep):
+    for fd in sorted(set(range(3, _open_fd_limit())) - set(keep)):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _open_fd_limit():
+    try:
+        return max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return 1024
+
+
+def _copy(source_fd, target):
+    with os.fdopen(source_fd, "rb") as source, open(target, "wb") as copy:
+        while chunk := source.read(1 << 20):
+            copy.write(chunk)
+    os.chmod(target, 0o444)
+
+
+def _run_worker(request, fds, scratch):
+    """The worker proper: stage the files, confine itself, then serve (never returns)."""
+    request_fd, reply_fd, output_fd, student_fd, scenarios_fd = fds
+    os.chdir(scratch)
+    _copy(student_fd, os.path.join(scratch, f"{request['module']}.py"))
+    _copy(scenarios_fd, os.path.join(scratch, f"{request['scenarios']}.py"))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    _close_all_but({request_fd, reply_fd})
+    os.environ.clear()
+    os.environ.update(request["environment"])
+    sys.dont_write_bytecode = True      # python -E ignores PYTHONDONTWRITEBYTECODE
+    sys.path[:] = [scratch] + [entry for entry in sys.path if entry not in ("", ".", SANDBOX, scratch)]
+    for name, value in request["rlimits"].items():
+        limit = getattr(resource, name)
+        resource.setrlimit(limit, (value, value))
+    namespaces.drop_privileges(request["uid"])
+    code = 0
+    try:
+        serve.serve(request_fd, reply_fd)
+    except SystemExit as exit_request:
+        code = exit_request.code if isinstance(exit_request.code, int) else 1
+    except BaseException:
+        code = 70
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_init(request, fds, scratch):
+    """PID 1 of the worker's namespace: start the worker, reap, and exit as the worker did.
+
+    Its own session, so that a worker's killpg(0) reaches only its own namespace, never the
+    zygote (process groups are not confined by PID namespaces).
+    """
+    if request["private"]:
+        os.setsid()
+        namespaces.mount_proc()
+    worker = os.fork()
+    if worker == 0:
+        _run_worker(request, fds, scratch)
+    for fd in fds:
+        os.close(fd)
+    while True:
+        pid, status = os.wait()
+        if pid == worker:
+            os._exit(_exit_code(status))
+
+
+def _run_holder(request, fds, pid_write):
+    """Enter the new namespaces, mount the private folders, start PID 1, and wait for it."""
+    scratch = SANDBOX
+    if request["private"]:
+        namespaces.unshare(namespaces.CLONE_NEWNS | namespaces.CLONE_NEWPID | namespaces.CLONE_NEWIPC)
+        namespaces.make_mounts_private()
+        namespaces.mount_tmpfs_keeping("/tmp", request["scratch_bytes"], request.get("keep_under_tmp", ()))
+        namespaces.mount_tmpfs(SANDBOX, request["scratch_bytes"])
+    else:
+        os.setsid()
+        scratch = request["host_scratch"]
+    init = os.fork()
+    if init == 0:
+        os.close(pid_write)
+        _run_init(request, fds, scratch)
+    os.write(pid_write, str(init).encode())
+    os.close(pid_write)
+    for fd in fds:
+        os.close(fd)
+    _, status = os.waitpid(init, 0)
+    os._exit(_exit_code(status))
+
+
+class Zygote:
+    def __init__(self, control):
+        self.control = control
+        self.workers = {}        # id -> (holder pid, init pid)
+        self.groups = {}         # id -> the holder's process group, until killed
+        self.exits = {}          # id -> exit code, once reaped
+        self._ids = 0
+
+    def spawn(self, request, fds):
+        pid_read, pid_write = os.pipe()
+        holder = os.fork()
+        if holder == 0:
+            try:
+                os.close(pid_read)
+                _close_all_but(set(fds) | {pid_write})
+                _run_holder(request, fds, pid_write)
+            except BaseException as error:
+                os.write(2, f"zygote: worker set-up failed: {error!r}\n".encode())
+            os._exit(71)
+        os.close(pid_write)
+        for fd in fds:
+            os.close(fd)
+        with os.fdopen(pid_read, "rb") as pipe:
+            text = pipe.read().decode()
+        self._ids += 1
+        self.workers[self._ids] = (holder, int(text) if text else None)
+        self.groups[self._ids] = holder
+        return {"id": self._ids}
+
+    def _reap(self, worker_id, block):
+        if worker_id in self.exits:
+            return self.exits[worker_id]
+        holder, _ = self.workers[worker_id]
+        pid, status = os.waitpid(holder, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return None
+        self.exits[worker_id] = _exit_code(status)
+        del self.workers[worker_id]
+        return self.exits[worker_id]
+
+    def wait(self, worker_id, seconds):
+        deadline = time.monotonic() + seconds
+        while (code := self._reap(worker_id, block=False)) is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return code
+
+    def kill(self, worker_id):
+        for target in self.workers.get(worker_id, ()):
+            if target is not None:
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        group = self.groups.pop(worker_id, None)
+        if group is not None:
+            try:
+                os.killpg(group, signal.SIGKILL)   # without namespaces: the holder's session
+            except (ProcessLookupError, PermissionError):
+                pass
+        return self._reap(worker_id, block=True)
+
+    def handle(self, request, fds):
+        op = request["op"]
+        if op == "spawn":
+            return self.spawn(request, fds)
+        if op == "poll":
+            return {"exit": self._reap(request["id"], block=False)}
+        if op == "wait":
+            return {"exit": self.wait(request["id"], request["seconds"])}
+        if op == "kill":
+            return {"exit": self.kill(request["id"])}
+        if op == "reset":
+            live = list(self.workers)
+            for worker_id in set(live) | set(self.groups):
+                self.kill(worker_id)
+            self.exits.clear()
+            return {"killed": len(live)}
+        raise ValueError(f"unknown operation {op!r}")
+
+    def serve(self):
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.control, _MAX_CONTROL_BYTES, 8)
+            except ConnectionResetError:
+                return
+            if not data:
+                return
+            request = json.loads(data)
+            try:
+                reply = self.handle(request, fds)
+            except Exception as error:
+                for fd in fds:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                reply = {"error": f"{type(error).__name__}: {error}"}
+            reply["seq"] = request.get("seq")
+            self.control.send(json.dumps(reply).encode())
+
+
+def main(control_fd):
+    control = socket.socket(fileno=control_fd)
+    _warm_up()
+    control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    Zygote(control).serve()

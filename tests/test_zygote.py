@@ -1,0 +1,158 @@
+"""The zygote forks every worker: each still gets a sandbox of its own, and nothing outlives it."""
+
+import os
+
+import pytest
+
+from coursekit.config import Sandbox
+from coursekit.grading import sandbox
+from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
+from coursekit.grading.zygote import Zygote, ZygoteFailure
+
+needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None, reason="no sandbox here")
+
+SCENARIOS = '''
+import os, subprocess
+
+
+def plant(student):
+    """Leave a process, a file in /tmp and a file in the working folder behind."""
+    subprocess.Popen(["/bin/sleep", "300"], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for path in ("/tmp/planted", "planted"):
+        with open(path, "w") as planted:
+            planted.write("from an earlier student")
+    return sorted(os.listdir("/tmp")), sorted(os.listdir("."))
+
+
+def kill_everything(student):
+    """Signal every process it may: its namespace, its process group, and kill(-1)."""
+    import signal
+    for kill in (lambda: os.killpg(0, signal.SIGKILL), lambda: os.kill(-1, signal.SIGKILL),
+                 lambda: os.kill(os.getppid(), signal.SIGKILL)):
+        try:
+            kill()
+        except OSError:
+            pass
+
+
+def read(student, path):
+    """The text of a file (a kept folder under /tmp, here)."""
+    with open(path) as source:
+        return source.read()
+
+
+def look(student):
+    """What a worker sees: processes, /tmp, its working folder, its uid and capabilities."""
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    capabilities = {name: int(status[name], 16) for name in ("CapEff", "CapPrm", "CapAmb", "CapInh")}
+    return ([p for p in os.listdir("/proc") if p.isdigit()], sorted(os.listdir("/tmp")),
+            sorted(os.listdir(".")), os.getuid(), capabilities, int(status["NoNewPrivs"]))
+'''
+
+
+def kept_under_tmp(*extra):
+    """What a worker's private /tmp may show: the folders leading to a Python environment there."""
+    return sorted({sandbox.Path(root).parts[2] for root in [*sandbox.python_roots_under_tmp(), *extra]})
+
+
+@pytest.fixture
+def zygote():
+    started = Zygote(sandbox.choose_isolation("bubblewrap"), 8 << 20)
+    yield started
+    started.close()
+
+
+def _worker(tmp_path, zygote):
+    (tmp_path / "probe.py").write_text("VALUE = 1\n")
+    (tmp_path / "scenarios.py").write_text(SCENARIOS)
+    spec = WorkerSpec(module_name="probe", student_file=tmp_path / "probe.py",
+                      scenarios_file=tmp_path / "scenarios.py", limits=Sandbox(scratch_mb=8))
+    worker = WorkerProcess(spec, zygote)
+    assert worker.start()["status"] == "ready"
+    return worker
+
+
+def _value(reply):
+    assert reply["status"] == "ok", reply
+    return reply["value"]
+
+
+@needs_bubblewrap
+def test_a_worker_leaves_nothing_behind_for_the_next(tmp_path, zygote):
+    first = _worker(tmp_path, zygote)
+    planted_tmp, planted_here = _value(first.call("plant"))
+    assert "planted" in planted_tmp and "planted" in planted_here
+    first.stop()
+    second = _worker(tmp_path, zygote)
+    try:
+        processes, tmp, here, _, _, _ = _value(second.call("look"))
+    finally:
+        second.stop()
+    assert len(processes) == 2                      # its namespace's init and itself: no sleeper
+    assert tmp == kept_under_tmp() and "planted" not in here
+    assert sorted(here) == ["_kit_scenarios_probe.py", "probe.py"]
+
+
+@needs_bubblewrap
+def test_a_worker_has_no_privileges_left(tmp_path, zygote):
+    worker = _worker(tmp_path, zygote)
+    try:
+        _, _, _, uid, capabilities, no_new_privs = _value(worker.call("look"))
+    finally:
+        worker.stop()
+    assert capabilities == {"CapEff": 0, "CapPrm": 0, "CapAmb": 0, "CapInh": 0} and no_new_privs == 1
+    if os.geteuid() == 0:
+        assert uid >= sandbox._UNPRIVILEGED_UIDS[0]
+
+
+@needs_bubblewrap
+def test_two_workers_at_once_cannot_see_each_other(tmp_path, zygote):
+    first, second = _worker(tmp_path, zygote), _worker(tmp_path, zygote)
+    try:
+        _value(first.call("plant"))
+        processes, tmp, _, _, _, _ = _value(second.call("look"))
+    finally:
+        first.stop()
+        second.stop()
+    assert len(processes) == 2 and tmp == kept_under_tmp()
+
+
+@needs_bubblewrap
+def test_a_worker_that_kills_everything_it_can_leaves_the_zygote_serving(tmp_path, zygote):
+    first = _worker(tmp_path, zygote)
+    try:
+        first.call("kill_everything")
+    except WorkerFailure as failure:
+        assert failure.kind == "crashed"
+    finally:
+        first.stop()
+    second = _worker(tmp_path, zygote)
+    try:
+        assert len(_value(second.call("look"))[0]) == 2
+    finally:
+        second.stop()
+
+
+@needs_bubblewrap
+def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_path, monkeypatch):
+    environment = tmp_path / "env"                  # pytest's tmp_path lies under /tmp
+    environment.mkdir()
+    (environment / "marker.txt").write_text("the environment")
+    real_roots = sandbox._python_roots()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: real_roots + [environment])
+    zygote = Zygote(sandbox.choose_isolation("bubblewrap"), 8 << 20)
+    worker = _worker(tmp_path, zygote)
+    try:
+        assert _value(worker.call("read", (str(environment / "marker.txt"),))) == "the environment"
+        assert _value(worker.call("look"))[1] == kept_under_tmp(environment)   # /tmp holds only those
+    finally:
+        worker.stop()
+        zygote.close()
+
+
+def test_a_closed_zygote_fails_as_the_graders_fault(tmp_path):
+    zygote = Zygote(sandbox.Isolation("none"), 8 << 20)
+    zygote.close()
+    with pytest.raises(ZygoteFailure, match="grading sandbox"):
+        zygote.poll(1)
