@@ -2,6 +2,7 @@
 
     check-course          validate course.yml against the reference solutions
     release [ID ...]      release exercises to assignments/ through nbgrader (default: all)
+    grade-class DIR       grade every student folder in DIR (see coursekit/batch/grade_class.py)
 """
 
 import argparse
@@ -9,7 +10,7 @@ import ast
 import sys
 
 from coursekit import paths
-from coursekit.config import CourseConfigError, load_course
+from coursekit.config import ISOLATIONS, CourseConfigError, load_course
 from coursekit.release import ReleaseError, release
 from coursekit.stubs import SolutionMarkerError
 from coursekit.worker.guard import resolve
@@ -37,6 +38,21 @@ def course_problems(course):
     return problems
 
 
+def _grade_class(args, course):
+    from coursekit.batch.grade_class import ClassOptions, grade_class, submission_seconds
+    from coursekit.batch.layout import LayoutError
+    if args.jobs is not None and args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    options = ClassOptions(course=str(course.path), sandbox=args.sandbox, seconds=submission_seconds(course))
+    try:
+        return grade_class(args.submissions, args.out, jobs=args.jobs, regrade=args.regrade,
+                           scheduler=args.scheduler, options=options, progress=not args.no_progress)
+    except LayoutError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m coursekit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,6 +61,20 @@ def main(argv=None):
     commands.add_parser("check-course", help="validate course.yml against the reference solutions")
     release_parser = commands.add_parser("release", help="release exercises to assignments/")
     release_parser.add_argument("ids", nargs="*", help="exercise ids (default: all)")
+    class_parser = commands.add_parser(
+        "grade-class", help="grade a folder of submissions: results.json per student and a class CSV",
+        description="Grade every student folder in DIR (nbgrader's submitted/<student>/, or "
+                    "<student>/ holding <id>/<id>.py or <id>.py). Exit status 0 when every "
+                    "submission was graded, whatever the scores.")
+    class_parser.add_argument("submissions", metavar="DIR", help="the class's submissions")
+    class_parser.add_argument("--out", default="grades", help="where results go (default: ./grades)")
+    class_parser.add_argument("--jobs", "-j", type=int, default=None,
+                              help="submissions graded at once (default: this machine's cores)")
+    class_parser.add_argument("--regrade", action="store_true", help="grade again what is graded already")
+    class_parser.add_argument("--scheduler", metavar="ADDRESS",
+                              help="a Dask scheduler (tcp://host:8786): grade on its workers")
+    class_parser.add_argument("--sandbox", choices=ISOLATIONS, help="override course.yml's sandbox.isolation")
+    class_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
     try:
@@ -60,6 +90,8 @@ def main(argv=None):
         print(f"{course.path.name}: {len(course.exercises)} exercises, "
               f"{sum(e.points for e in course.exercises)} points, all consistent")
         return 0
+    if args.command == "grade-class":
+        return _grade_class(args, course)
     unknown = [exercise_id for exercise_id in args.ids if exercise_id not in course.ids]
     if unknown:
         print(f"error: unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})",

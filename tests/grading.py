@@ -3,39 +3,20 @@
 import itertools
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from coursekit import paths
+from coursekit.batch.server import GradingServer
 
 _RUNS = itertools.count()
 
 
-class _PreloadedPytest:
-    """The tests/preloaded_pytest.py server of this test process, started on first use."""
-
-    def __init__(self):
-        self._server = None
-
-    def run(self, argv, log):
-        if self._server is None or self._server.poll() is not None:
-            env = {**os.environ, "PYTHONPATH": str(paths.REPO_ROOT)}
-            self._server = subprocess.Popen(
-                [sys.executable, str(Path(__file__).with_name("preloaded_pytest.py"))],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=paths.REPO_ROOT)
-        self._server.stdin.write(json.dumps({"argv": argv, "log": str(log)}) + "\n")
-        self._server.stdin.flush()
-        return json.loads(self._server.stdout.readline())["exit"]
-
-
-_SERVER = _PreloadedPytest()
+_SERVER = GradingServer()
 
 
 def grader_pids():
     """The processes behind grade(): this test process and its preloaded pytest server."""
-    server = _SERVER._server
-    return [os.getpid()] + ([server.pid] if server is not None else [])
+    return [os.getpid()] + ([_SERVER.pid] if _SERVER.pid is not None else [])
 
 
 def grade(submission=None, *, solutions=False, course=None, select=None, sandbox=None, tmp_path):

@@ -1,0 +1,141 @@
+"""`python -m coursekit grade-class`: a whole class graded, resumable, one CSV, locally or on Dask."""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from coursekit import paths
+from coursekit.batch.csv_export import class_rows
+from coursekit.batch.grade_class import ClassOptions, grade_class
+from coursekit.batch.layout import LayoutError, find_submissions
+from coursekit.cli import main as coursekit_main
+from coursekit.config import load_course
+
+EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
+
+
+def make_class(root):
+    """Four students: the batchnorm reference (nbgrader layout), the stubs, an attack, nothing."""
+    submitted = root / "submitted"
+    (submitted / "ada" / "batchnorm").mkdir(parents=True)
+    shutil.copy(paths.SOLUTIONS / "batchnorm" / "batchnorm.py", submitted / "ada" / "batchnorm")
+    (submitted / "bo").mkdir()
+    for exercise in ("batchnorm", "dropout"):
+        shutil.copy(paths.ASSIGNMENTS / exercise / f"{exercise}.py", submitted / "bo")
+    (submitted / "cy" / "batchnorm").mkdir(parents=True)
+    (submitted / "cy" / "batchnorm" / "batchnorm.py").write_text(EXIT_AT_IMPORT)
+    (submitted / "di").mkdir()
+    return root
+
+
+def read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_both_layouts_are_found_and_the_output_folder_is_not_a_student(tmp_path):
+    assert [s.student for s in find_submissions(make_class(tmp_path / "nbgrader"))] == ["ada", "bo", "cy", "di"]
+    plain = tmp_path / "plain"
+    (plain / "eve").mkdir(parents=True)
+    (plain / ".ipynb_checkpoints").mkdir()
+    (plain / "grades").mkdir()
+    assert [s.student for s in find_submissions(plain, exclude=[plain / "grades"])] == ["eve"]
+    with pytest.raises(LayoutError, match="no student folders"):
+        find_submissions(tmp_path / "plain" / "eve")
+
+
+def test_a_student_with_no_results_gets_blank_scores_and_the_reason():
+    course = load_course(paths.COURSE_FILE)
+    results = {"score": 7.0, "extra_data": {"exercises": {"batchnorm": {"score": 7.0}}}}
+    rows = class_rows(course, {"b": (None, "grader failed: it broke"), "a": (results, "graded")})
+    assert [row["student"] for row in rows] == ["a", "b"]
+    assert rows[0]["batchnorm"] == "7" and rows[0]["dropout"] == "" and rows[0]["total"] == "7"
+    assert rows[1]["total"] == "" and rows[1]["status"] == "grader failed: it broke"
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    root = make_class(tmp_path_factory.mktemp("class"))
+    out = root / "grades"
+    lines = []
+    status = grade_class(root, out, jobs=2, progress=False, echo=lines.append)
+    return root, out, status, lines
+
+
+def test_every_student_gets_results_and_a_csv_row(graded_class):
+    root, out, status, _ = graded_class
+    assert status == 0
+    rows = {row["student"]: row for row in read_csv(out / "grades.csv")}
+    assert list(rows) == ["ada", "bo", "cy", "di"]
+    assert rows["ada"]["batchnorm"] == "74" and rows["ada"]["total"] == "74"
+    assert rows["bo"]["total"] == "0" and rows["cy"]["total"] == "0"
+    assert all(row["status"] == "graded" for row in rows.values())
+    for student in rows:
+        results = json.loads((out / student / "results.json").read_text())
+        assert results["max_score"] == 205 and results["extra_data"]["batch"]["student"] == student
+
+
+def test_one_students_exit_at_import_costs_only_that_student(graded_class):
+    _, out, _, _ = graded_class
+    cy = json.loads((out / "cy" / "results.json").read_text())
+    batchnorm = [test for test in cy["tests"] if test["tags"][0] == "batchnorm"]
+    assert all(test["extra_data"]["status"] == "error in your code" or "could not be loaded" in test["output"]
+               for test in batchnorm)
+    ada = json.loads((out / "ada" / "results.json").read_text())
+    assert ada["extra_data"]["exercises"]["batchnorm"]["score"] == 74
+
+
+def test_a_rerun_grades_only_what_is_missing_and_regrade_grades_all(graded_class, tmp_path):
+    root, out, _, _ = graded_class
+    copy = tmp_path / "grades"
+    shutil.copytree(out, copy)
+    (copy / "bo" / "results.json").unlink()                 # as if the run had been killed before bo
+    untouched = (copy / "ada" / "results.json").stat().st_mtime_ns
+    lines = []
+    assert grade_class(root, copy, jobs=1, progress=False, echo=lines.append) == 0
+    assert lines[0].startswith("graded 1 of 1 submission(s) (3 already graded, skipped)")
+    assert (copy / "ada" / "results.json").stat().st_mtime_ns == untouched
+    assert read_csv(copy / "grades.csv") == read_csv(out / "grades.csv")
+    ada = json.loads((copy / "ada" / "results.json").read_text())
+    ada["extra_data"]["batch"]["fingerprint"] = "older-graders"
+    (copy / "ada" / "results.json").write_text(json.dumps(ada))
+    lines = []
+    grade_class(root, copy, jobs=1, progress=False, echo=lines.append)
+    assert any("1 result(s) came from other graders" in line and "ada" in line for line in lines)
+    lines = []
+    grade_class(root, copy, jobs=2, regrade=True, progress=False, echo=lines.append)
+    assert lines[0].startswith("graded 4 of 4")
+    assert not any("other graders" in line for line in lines)
+    assert read_csv(copy / "grades.csv") == read_csv(out / "grades.csv")
+
+
+def test_a_grader_that_fails_is_reported_and_the_exit_status_says_so(tmp_path):
+    root = tmp_path / "class"
+    (root / "ada" / "batchnorm").mkdir(parents=True)
+    shutil.copy(paths.SOLUTIONS / "batchnorm" / "batchnorm.py", root / "ada" / "batchnorm")
+    lines = []
+    status = grade_class(root, tmp_path / "out", jobs=1, progress=False, echo=lines.append,
+                         options=ClassOptions(seconds=0.5))
+    assert status != 0
+    assert any(line.startswith("NOT GRADED ada: grading took longer than 0.5 s") for line in lines)
+    assert not (tmp_path / "out" / "ada" / "results.json").exists()     # so a rerun grades it
+    assert read_csv(tmp_path / "out" / "grades.csv")[0]["status"].startswith("grader failed")
+
+
+def test_the_command_line_reports_a_folder_without_students(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert coursekit_main(["grade-class", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "no student folders" in capsys.readouterr().err
+
+
+def test_a_dask_cluster_grades_the_class_to_the_same_csv(graded_class, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    root, out, _, _ = graded_class
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  dashboard_address=None) as cluster:
+        status = grade_class(root, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                             progress=False, echo=lambda line: None)
+    assert status == 0
+    assert (tmp_path / "dask" / "grades.csv").read_text() == (out / "grades.csv").read_text()
