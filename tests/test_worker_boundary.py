@@ -120,6 +120,20 @@ def test_forbidden_operators_are_refused_even_outside_the_python_hooks():
     assert torch.isfinite(F.batch_norm(x, None, None, training=True)).all()
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("action", [
+    lambda: torch.ops.aten.native_layer_norm(torch.nested.nested_tensor([torch.randn(3, 4), torch.randn(2, 4)]),
+                                             (4,), None, None, 1e-5),
+    lambda: torch.quantized_batch_norm(torch.quantize_per_tensor(torch.randn(2, 3, 4, 4), 0.1, 0, torch.quint8),
+                                       None, None, torch.zeros(3), torch.ones(3), 1e-5, 0.1, 0),
+], ids=["nested tensor", "quantized tensor"])
+def test_other_tensor_types_reach_no_real_kernel(guard, action):
+    guard.hits.clear()
+    with pytest.raises(ForbiddenOperatorError):
+        action()                                          # no watching(): the dispatcher refuses
+    assert any(hit.startswith("operator aten::") for hit in guard.hits)
+
+
 def test_building_a_forbidden_class_or_subclass_is_seen(guard):
     class Mine(torch.nn.BatchNorm1d):
         pass

@@ -1,13 +1,15 @@
 """Run-time detection and refusal of forbidden PyTorch APIs in student code.
 
 Refusal: every ATen operator matching an `operators` pattern gets, in the dispatcher itself, a
-kernel that records the use and raises instead of computing (for each backend and composite key
-the operator has). Popping the Python modes below, or restoring patched functions, does not
+kernel that records the use and raises instead of computing (for every key at which the operator
+has a kernel that computes: backends, nested, quantized and sparse tensors, composites). Popping the Python modes below, or restoring patched functions, does not
 bring the real implementation back: only finding and destroying the registration would.
 
 Four detectors, all active only while student code runs:
-- operators: a TorchDispatchMode sees every ATen operator that reaches the dispatcher, however
-  the Python code got there (F.batch_norm, nn.BatchNorm2d, torch.ops.aten..., getattr chains).
+- operators: the refusing kernels record every use, however the Python code got there
+  (F.batch_norm, nn.BatchNorm2d, torch.ops.aten..., getattr chains). Where no refusal is
+  installed (the kit's own tests), a TorchDispatchMode sees each operator instead; it is not
+  used in the worker, where it would slow every operation several times over.
 - functions: a TorchFunctionMode sees every overridable torch function by its public name
   (torch.nn.functional.dropout, torch.dropout, aten.native_dropout...). It is needed where the
   operator is composite and decomposes before the dispatcher (dropout on the CPU reaches it as
@@ -32,7 +34,11 @@ from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _AUTOGRAD_ENTRY_POINTS = {"grad", "backward", "vjp", "jvp", "jacobian", "hessian", "vmap"}
-_KERNEL_KEYS = ("CPU", "CUDA", "CompositeImplicitAutograd", "CompositeExplicitAutograd")
+# Keys whose kernels only wrap and pass an operator on (autograd, vmap, autocast, tracing, ...):
+# the refusal sits at the keys that compute, which every call reaches in the end.
+_PASS_THROUGH_KEYS = ("Autograd", "ADInplaceOrView", "Functionalize", "FuncTorch", "Autocast", "BackendSelect",
+                      "Meta", "Python", "PreDispatch", "Tracer", "Batched", "Conjugate", "Negative", "ZeroTensor",
+                      "Named", "AutogradOther", "Undefined")
 REFUSAL_PREFIX = "forbidden operator "
 
 
@@ -47,9 +53,25 @@ def _refusing_kernel(name, hits):
     return refuse
 
 
+@functools.lru_cache(maxsize=1)
+def _computing_keys():
+    """Every dispatch key at which a kernel computes a result (CPU, CUDA, NestedTensorCPU, the composites...)."""
+    keys = []
+    for key in torch._C.DispatchKey.__members__:
+        try:
+            torch._C._dispatch_has_kernel_for_dispatch_key("aten::add.Tensor", key)
+        except RuntimeError:     # markers such as StartOfDenseBackends are not keys
+            continue
+        if not key.startswith(_PASS_THROUGH_KEYS):
+            keys.append(key)
+    return tuple(keys)
+
+
 def refuse_operators(patterns, hits):
     """Register refusing kernels for every operator overload whose name matches a pattern.
 
+    The refusal goes to every key with a kernel that computes (the CPU, CUDA, composite, nested
+    tensor, quantized and sparse ones among them), so no tensor type reaches a real one.
     Returns the torch.library.Library holding them (keep it alive: dropping it unregisters them).
     """
     library = torch.library.Library("aten", "IMPL")
@@ -59,7 +81,7 @@ def refuse_operators(patterns, hits):
             base = full_name.split(".", 1)[0]
             if not full_name.startswith("aten::") or not any(fnmatch.fnmatchcase(base, p) for p in patterns):
                 continue
-            for key in _KERNEL_KEYS:
+            for key in _computing_keys():
                 if torch._C._dispatch_has_kernel_for_dispatch_key(full_name, key):
                     library.impl(full_name[len("aten::"):], _refusing_kernel(base, hits), key)
     return library
@@ -213,7 +235,7 @@ class ForbiddenApiGuard:
             with contextlib.ExitStack() as modes:
                 if self._functions:
                     modes.enter_context(_FunctionRecorder(self._functions, self.hits))
-                if self._operators:
+                if self._operators and self._refusals is None:   # installed refusals record their own hits
                     modes.enter_context(_OperatorRecorder(self._operators, self.hits))
                 yield
         finally:
