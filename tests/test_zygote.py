@@ -42,6 +42,16 @@ def read(student, path):
         return source.read()
 
 
+def try_write(student, path):
+    """"written", or the name of the error that stopped it."""
+    try:
+        with open(path, "w") as target:
+            target.write("planted")
+        return "written"
+    except OSError as error:
+        return type(error).__name__
+
+
 def look(student):
     """What a worker sees: processes, /tmp, its working folder, its uid and capabilities."""
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -138,6 +148,7 @@ def test_a_worker_that_kills_everything_it_can_leaves_the_zygote_serving(tmp_pat
 def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_path, monkeypatch):
     environment = tmp_path / "env"                  # pytest's tmp_path lies under /tmp
     environment.mkdir()
+    environment.chmod(0o777)                        # only the read-only mount can stop a write
     (environment / "marker.txt").write_text("the environment")
     real_roots = sandbox._python_roots()
     monkeypatch.setattr(sandbox, "_python_roots", lambda: real_roots + [environment])
@@ -145,6 +156,7 @@ def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_pat
     worker = _worker(tmp_path, zygote)
     try:
         assert _value(worker.call("read", (str(environment / "marker.txt"),))) == "the environment"
+        assert _value(worker.call("try_write", (str(environment / "planted.py"),))) == "OSError"   # EROFS
         assert _value(worker.call("look"))[1] == kept_under_tmp(environment)   # /tmp holds only those
     finally:
         worker.stop()

@@ -53,7 +53,7 @@ def mount_tmpfs_keeping(target, size_bytes, kept):
         os.makedirs(folder, mode=0o755, exist_ok=True)
         _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), folder.encode(), None, _MS_BIND | _MS_REC, None),
                f"bind {folder}")
-        _check(_libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY, None),
+        _check(_libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None),
                f"make {folder} read-only")
         os.close(handle)
 
