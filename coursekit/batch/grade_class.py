@@ -21,7 +21,6 @@ import os
 import queue
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from coursekit.batch.layout import find_submissions
 from coursekit.batch.server import GradingServer, GradingServerError
 from coursekit.config import load_course
 from coursekit.grading.results import write_json_atomically
+from coursekit.grading.submission import candidate_paths
 
 GRADED, GRADER_FAILED = "graded", "grader failed"
 _EXTRA_SECONDS = 120     # a whole submission's limit: every exercise's time budget, plus this
@@ -53,7 +53,6 @@ class Graded:
     results: dict | None
     log: str
     problem: str = ""
-    seconds: float = 0.0
 
 
 def grader_fingerprint(course_file):
@@ -96,7 +95,6 @@ def _failure(results, code, seconds):
 
 def grade_submission(folder, options):
     """Grade one student's folder with a grading server of this process; returns a Graded."""
-    started = time.monotonic()
     server = _borrow_server(options.sandbox)
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
         results_path, log_path = Path(scratch) / "results.json", Path(scratch) / "grading.log"
@@ -108,12 +106,12 @@ def grade_submission(folder, options):
             code = server.run(argv, log_path, seconds=options.seconds)
         except (GradingServerError, OSError) as error:
             server.close()
-            return Graded(None, "", f"the grading server failed: {error}", time.monotonic() - started)
+            return Graded(None, "", f"the grading server failed: {error}")
         _IDLE_SERVERS.put((options.sandbox, server))
         results = json.loads(results_path.read_text()) if results_path.exists() else None
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
     problem = _failure(results, code, options.seconds)
-    return Graded(results if not problem else None, log, problem, time.monotonic() - started)
+    return Graded(results if not problem else None, log, problem)
 
 
 def grade_shipped(student, files, options):
@@ -135,7 +133,7 @@ def shipped_files(folder, course):
     """The files a Dask worker needs to grade a student's folder: each exercise's candidates."""
     files = {}
     for exercise in course.exercises:
-        for candidate in (Path(exercise.id) / exercise.module_file, Path(exercise.module_file)):
+        for candidate in candidate_paths(exercise):
             path = Path(folder) / candidate
             if path.is_file():
                 files[str(candidate)] = path.read_bytes()

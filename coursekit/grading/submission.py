@@ -3,11 +3,15 @@
 from pathlib import Path
 
 
+def candidate_paths(exercise):
+    """Where a submission may keep the exercise's file, relative to its folder."""
+    return [Path(exercise.id) / exercise.module_file, Path(exercise.module_file)]
+
+
 def locate_module_file(root, exercise):
     """(path, None) for the exercise's graded file in the folder `root`, or (None, why not)."""
     root = Path(root)
-    found = [candidate for candidate in (root / exercise.id / exercise.module_file, root / exercise.module_file)
-             if candidate.is_file()]
+    found = [root / candidate for candidate in candidate_paths(exercise) if (root / candidate).is_file()]
     shown = f"{root.name or root}/"
     if not found:
         return None, (f"{exercise.module_file} was not found in the submission: expected "

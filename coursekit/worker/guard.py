@@ -2,8 +2,9 @@
 
 Refusal: every ATen operator matching an `operators` pattern gets, in the dispatcher itself, a
 kernel that records the use and raises instead of computing (for every key at which the operator
-has a kernel that computes: backends, nested, quantized and sparse tensors, composites). Popping the Python modes below, or restoring patched functions, does not
-bring the real implementation back: only finding and destroying the registration would.
+has a kernel that computes: backends, nested, quantized and sparse tensors, composites). Popping
+the Python modes below, or restoring patched functions, does not bring the real implementation
+back: only finding and destroying the registration would.
 
 Four detectors, all active only while student code runs:
 - operators: the refusing kernels record every use, however the Python code got there

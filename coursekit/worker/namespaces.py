@@ -53,8 +53,8 @@ def mount_tmpfs_keeping(target, size_bytes, kept):
         os.makedirs(folder, mode=0o755, exist_ok=True)
         _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), folder.encode(), None, _MS_BIND | _MS_REC, None),
                f"bind {folder}")
-        _check(_libc.mount(None, folder.encode(), None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None),
-               f"make {folder} read-only")
+        read_only = _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV   # a user namespace keeps the last two
+        _check(_libc.mount(None, folder.encode(), None, read_only, None), f"make {folder} read-only")
         os.close(handle)
 
 

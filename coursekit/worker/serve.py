@@ -1,7 +1,8 @@
 """The worker's request loop: import the student's module once, then run scenarios on request.
 
-The first request configures the worker, which imports torch and warms it up; the second
-asks it to import the student's module (timed like any call into student code).
+The worker is forked from the zygote, which has imported torch and warmed it up (`warm_up`).
+The first request configures the worker; the second asks it to import the student's module
+(timed like any call into student code).
 
 Replies (all plain data):
     {"status": "warm"}                                    configured, before the student's import
@@ -54,6 +55,19 @@ def describe_error(error, student_file):
             "out_of_memory": _out_of_memory(error, message)}
 
 
+def warm_up(guard):
+    """Pay torch's lazy imports, the guard's modes included, before any timed call.
+
+    Runs once in the zygote, on one thread and the CPU only (never CUDA before a fork).
+    """
+    torch.set_num_threads(1)
+    with guard.watching():
+        layer = torch.nn.Linear(2, 2)
+        layer(torch.ones(3, 2, requires_grad=True)).sum().backward()
+        repr(layer), layer.state_dict()
+    guard.hits.clear()
+
+
 class Worker:
     def __init__(self, setup):
         self.module_name = setup["module"]
@@ -63,18 +77,9 @@ class Worker:
         self.guard = ForbiddenApiGuard(forbidden.get("operators", ()), forbidden.get("classes", ()),
                                        forbidden.get("autograd_in", ()), forbidden.get("functions", ()))
         self.guard.install()
-        self._warm_up()
         self.scenarios = importlib.import_module(setup["scenarios"])
         self.student = None
         self.import_hits = []
-
-    def _warm_up(self):
-        """Pay torch's lazy imports now, under the start-up limit, not in the first timed call."""
-        with self.guard.watching():
-            layer = torch.nn.Linear(2, 2)
-            layer(torch.ones(3, 2, requires_grad=True)).sum().backward()
-            repr(layer), layer.state_dict()
-        self.guard.hits.clear()
 
     def import_student(self):
         try:

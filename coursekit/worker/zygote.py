@@ -32,27 +32,10 @@ import socket
 import sys
 import time
 
-import torch
-
 from . import guard, namespaces, plain, serve, wire  # noqa: F401  (loaded once, for every worker)
 
 SANDBOX = "/sandbox"
 _MAX_CONTROL_BYTES = 1 << 16
-
-
-def _warm_up():
-    """Pay torch's lazy imports once, on one thread and the CPU only (never CUDA before a fork).
-
-    The guard's dispatch and function modes import much of torch on first use (about two
-    seconds); a guard that is never installed and whose patterns match nothing pays it here, once
-    for every worker.
-    """
-    torch.set_num_threads(1)
-    layer = torch.nn.Linear(2, 2)
-    nothing = ("_kit_warm_up_matches_nothing",)
-    with guard.ForbiddenApiGuard(nothing, (), (), nothing).watching():
-        layer(torch.ones(3, 2, requires_grad=True)).sum().backward()
-    repr(layer), layer.state_dict()
 
 
 def _exit_code(status):
@@ -259,6 +242,9 @@ class Zygote:
 
 def main(control_fd):
     control = socket.socket(fileno=control_fd)
-    _warm_up()
+    # The guard's dispatch and function modes import much of torch on first use (about two
+    # seconds): a guard that is never installed and whose patterns match nothing pays it here.
+    nothing = ("_kit_warm_up_matches_nothing",)
+    serve.warm_up(guard.ForbiddenApiGuard(nothing, (), (), nothing))
     control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     Zygote(control).serve()
