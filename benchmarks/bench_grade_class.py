@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from test_mutants import load_catalogue  # noqa: E402  (builds the catalogued submissions)
 
 from coursekit import paths  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
@@ -31,17 +31,12 @@ from coursekit.config import load_course  # noqa: E402
 MIX = {"reference": 0.4, "stub": 0.2, "mutant": 0.4}
 
 
-def mutants(exercise_id, reference):
-    """Every catalogued mutant of an exercise, as source text."""
+def mutants(exercise_id):
+    """Every catalogued mutant of an exercise (tests/mutants/<id>.yml), as source text."""
     catalogue = ROOT / "tests" / "mutants" / f"{exercise_id}.yml"
-    built = []
-    for entry in yaml.safe_load(catalogue.read_text()) if catalogue.exists() else []:
-        if entry["kind"] == "mutant":
-            source = reference
-            for edit in entry["replace"]:
-                source = source.replace(edit["old"], edit["new"])
-            built.append(source)
-    return built
+    if not catalogue.exists():
+        return []
+    return [source for entry, source in load_catalogue(catalogue).values() if entry["kind"] == "mutant"]
 
 
 def generate_class(root, students, seed=0):
@@ -52,7 +47,7 @@ def generate_class(root, students, seed=0):
     for exercise in course.exercises:
         reference = (paths.SOLUTIONS / exercise.id / exercise.module_file).read_text()
         stub = (paths.ASSIGNMENTS / exercise.id / exercise.module_file).read_text()
-        sources[exercise.id] = {"reference": [reference], "stub": [stub], "mutant": mutants(exercise.id, reference)}
+        sources[exercise.id] = {"reference": [reference], "stub": [stub], "mutant": mutants(exercise.id)}
     counts = {kind: 0 for kind in MIX}
     for number in range(students):
         student = f"student{number:03d}"
