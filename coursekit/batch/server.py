@@ -5,13 +5,15 @@ harness once, starts a zygote (coursekit/grading/zygote.py), then reads one JSON
 line on stdin: {"argv": [...], "log": path, "seconds": limit}. For each it forks a child that
 runs `pytest.main(argv)` in the repository root with its output in `log`, waits for it (killing
 it past `seconds`), kills any worker the child left behind, and answers with one JSON line
-{"exit": code} (code None: killed at the limit). The server itself runs no torch operation, so
-its children start without thread pools (forking after those exist is unsafe).
+{"exit": code} (code None: killed at the limit). The server warms torch up on one thread and
+the CPU only (`warm_torch`), so its children start warm and without thread pools (forking after
+those exist is unsafe).
 
 `GradingServer` is the client: one server process, one request at a time.
 """
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -64,6 +66,9 @@ def serve(isolation_mode):
     from coursekit.config import load_course
     from coursekit.grading import zygote
     from coursekit.grading.sandbox import choose_isolation
+    from coursekit.worker.serve import warm_torch
+
+    warm_torch()
 
     course = load_course(paths.COURSE_FILE)
     shared = None
@@ -72,6 +77,7 @@ def serve(isolation_mode):
                                 course.sandbox.scratch_mb << 20)
     except Exception as error:  # each run then starts its own, and reports what fails there
         print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+    gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)

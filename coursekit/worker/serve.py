@@ -55,16 +55,28 @@ def describe_error(error, student_file):
             "out_of_memory": _out_of_memory(error, message)}
 
 
-def warm_up(guard):
-    """Pay torch's lazy imports, the guard's modes included, before any timed call.
+def warm_torch():
+    """Pay torch's lazy imports before any timed call: on one thread, on the CPU only.
 
-    Runs once in the zygote, on one thread and the CPU only (never CUDA before a fork).
+    An optimizer's first step alone imports torch._dynamo (about two seconds). Safe before a
+    fork: one thread and no CUDA start no thread pool (never use CUDA before a fork).
     """
     torch.set_num_threads(1)
+    layer = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    logits = layer(torch.ones(3, 2, requires_grad=True))
+    torch.nn.functional.cross_entropy(logits, torch.zeros(3, dtype=torch.int64)).backward()
+    optimizer.step()
+    repr(layer), layer.state_dict()
+
+
+def warm_up(guard):
+    """`warm_torch` under the guard's modes, whose first use imports much of torch too.
+
+    Runs once in the zygote, so that every worker it forks starts warm.
+    """
     with guard.watching():
-        layer = torch.nn.Linear(2, 2)
-        layer(torch.ones(3, 2, requires_grad=True)).sum().backward()
-        repr(layer), layer.state_dict()
+        warm_torch()
     guard.hits.clear()
 
 

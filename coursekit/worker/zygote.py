@@ -24,6 +24,7 @@ No student code ever runs in the zygote, and no worker can reach it: the control
 closed in every child, and a worker cannot see the zygote's PID namespace.
 """
 
+import gc
 import json
 import os
 import resource
@@ -246,5 +247,6 @@ def main(control_fd):
     # seconds): a guard that is never installed and whose patterns match nothing pays it here.
     nothing = ("_kit_warm_up_matches_nothing",)
     serve.warm_up(guard.ForbiddenApiGuard(nothing, (), (), nothing))
+    gc.freeze()     # torch's objects stay: a worker's garbage collections neither walk nor copy them
     control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     Zygote(control).serve()
