@@ -278,11 +278,11 @@ def test_sweep_keeps_the_order_of_the_values(student):
            hint="append one result per value as you go through weight_decays; do not sort them")
 
 
-EFFECT_SEEDS = (0, 1)      # tests/test_weight_decay_effect.py checks the reference on these and 20 others
+EFFECT_SEEDS = (0,)        # tests/test_weight_decay_effect.py checks the reference on this one and 20 others
 EFFECT_DECAYS = [0.0, 0.1, 1.0, 3.0, 10.0]
 
 
-_EFFECT_SWEEPS = weakref.WeakKeyDictionary()     # the three effect tests share one pair of sweeps per student
+_EFFECT_SWEEPS = weakref.WeakKeyDictionary()     # the three effect tests share one sweep per student
 
 
 def effect_sweeps(student):

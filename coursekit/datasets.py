@@ -19,13 +19,14 @@ def _digits():
     return features, torch.as_tensor(digits.target, dtype=torch.int64)
 
 
-def noisy_digits(seed, *, train_size=200, noise=0.2, num_classes=10):
+def noisy_digits(seed, *, train_size=200, val_size=None, noise=0.2, num_classes=10):
     """scikit-learn's 8x8 digits, split at random into a small, noisy training set and the rest.
 
     Returns ((X_train, y_train), (X_val, y_val)): X float32 (N, 64) in [0, 1], y int64 (N,).
     A fraction `noise` of the training labels (exactly round(noise * train_size) of them) is
     replaced by a different class drawn uniformly ("symmetric" label noise); validation labels
-    are clean. With 1,797 images: 200 for training, 1,597 for validation.
+    are clean. With 1,797 images: 200 for training, and the other 1,597 (or the first `val_size`
+    of them, in the same random order) for validation.
 
     A small network memorises the wrong labels given enough epochs, which is the overfitting that
     dropout counters (shared/FACTS.md): the validation loss is where the difference shows.
@@ -33,7 +34,8 @@ def noisy_digits(seed, *, train_size=200, noise=0.2, num_classes=10):
     features, labels = _digits()
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(labels), generator=generator)
-    train, val = order[:train_size], order[train_size:]
+    train = order[:train_size]
+    val = order[train_size:] if val_size is None else order[train_size:train_size + val_size]
     y_train = labels[train].clone()
     flipped = torch.randperm(train_size, generator=generator)[:round(noise * train_size)]
     shift = torch.randint(1, num_classes, (len(flipped),), generator=generator)

@@ -1,9 +1,9 @@
-"""The reference shows weight decay's effects on every seed the grader uses, and on almost every other.
+"""The reference shows weight decay's effects on the grader's seed, and on almost every other.
 
 The grader (autograder/test_weight_decay.py) sweeps EFFECT_DECAYS on d2l's sparse regression for
-each of its seeds and demands: ||w|| never grows with the decay, the training loss never falls,
+its seed and demands: ||w|| never grows with the decay, the training loss never falls,
 and decay 3 beats decay 0 on validation. A correct submission can only be trusted to pass if the
-reference passes: here on the grader's seeds, and on at least 19 of 20 seeds it does not use.
+reference passes: here on the grader's seed, and on at least 19 of 20 seeds it does not use.
 """
 
 import pytest
@@ -28,7 +28,7 @@ def effects(seed):
             "decay 3 beats 0": results[3]["val_loss"] < results[0]["val_loss"]}
 
 
-def test_effects_on_every_grader_seed():
+def test_effects_on_the_grader_seed():
     for seed in GRADER.EFFECT_SEEDS:
         assert all(effects(seed).values()), (seed, effects(seed))
 
