@@ -70,10 +70,15 @@ def test_a_time_budget_bounds_a_submission_that_hangs_everywhere(tmp_path):
 
 
 def test_a_worker_that_stops_itself_cannot_hang_the_grader(tmp_path, short_course):
-    """The worker stops (SIGSTOP) 0.2 s after answering: later requests, small or larger than a
-    pipe's buffer, end on the call's deadline instead of blocking the grader."""
-    stopper = ("    import os, signal, threading\n"
-               "    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGSTOP)).start()\n")
+    """The worker stops (SIGSTOP) once it has answered and waits for the next request: later
+    requests, small or larger than a pipe's buffer, end on the call's deadline instead of blocking
+    the grader."""
+    stopper = ("    import os, signal, sys, threading, time\n"
+               "    def stop_once_waiting(main=threading.main_thread().ident):\n"
+               "        while sys._current_frames()[main].f_code.co_name != '_read_exactly':\n"
+               "            time.sleep(0.001)      # until the worker waits for the next request\n"
+               "        os.kill(os.getpid(), signal.SIGSTOP)\n"
+               "    threading.Thread(target=stop_once_waiting, daemon=True).start()\n")
     folder = submission_with(tmp_path, "stopper", patched(BACKWARD_BODY, stopper + BACKWARD_BODY))
     later = ["test_backward_4d_float64", "test_backward_without_weight", "test_state_dict_keys",
              "test_repr_matches_torch", "test_mlp_structure"]
