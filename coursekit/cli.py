@@ -11,13 +11,16 @@ import sys
 
 from coursekit import paths
 from coursekit.config import ISOLATIONS, CourseConfigError, load_course
-from coursekit.release import ReleaseError, release
-from coursekit.stubs import SolutionMarkerError
-from coursekit.worker.guard import resolve
 
 
-def course_problems(course):
-    """Ways course.yml disagrees with solutions/: missing modules, tasks that name nothing."""
+def course_problems(course, *, classes=True):
+    """Ways course.yml disagrees with solutions/: missing modules, tasks and classes that name nothing.
+
+    `classes=False` leaves out the forbidden classes, whose check imports torch (the grading
+    server checks them when it starts).
+    """
+    if classes:
+        from coursekit.worker.guard import resolve      # imports torch
     problems = []
     for index, exercise in enumerate(course.exercises):
         module = paths.SOLUTIONS / exercise.id / exercise.module_file
@@ -26,7 +29,7 @@ def course_problems(course):
             continue
         names = {node.name for node in ast.parse(module.read_text(encoding="utf-8")).body
                  if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-        for name in exercise.forbidden.classes:
+        for name in (exercise.forbidden.classes if classes else ()):
             try:
                 resolve(name)
             except (ValueError, ImportError) as error:
@@ -39,16 +42,17 @@ def course_problems(course):
 
 
 def _grade_class(args, course):
-    from coursekit.batch.grade_class import ClassOptions, grade_class, submission_seconds
+    from coursekit.batch.grade_class import ClassOptions, grade_class
     from coursekit.batch.layout import LayoutError
+    from coursekit.batch.server import GradingServerError
     if args.jobs is not None and args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
-    options = ClassOptions(course=str(course.path), sandbox=args.sandbox, seconds=submission_seconds(course))
+    options = ClassOptions(course=str(course.path), sandbox=args.sandbox)
     try:
         return grade_class(args.submissions, args.out, jobs=args.jobs, regrade=args.regrade,
                            scheduler=args.scheduler, options=options, progress=not args.no_progress)
-    except LayoutError as error:
+    except (LayoutError, GradingServerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -69,7 +73,7 @@ def main(argv=None):
     class_parser.add_argument("submissions", metavar="DIR", help="the class's submissions")
     class_parser.add_argument("--out", default="grades", help="where results go (default: ./grades)")
     class_parser.add_argument("--jobs", "-j", type=int, default=None,
-                              help="submissions graded at once (default: this machine's cores)")
+                              help="exercises graded at once (default: this machine's cores)")
     class_parser.add_argument("--regrade", action="store_true", help="grade again what is graded already")
     class_parser.add_argument("--scheduler", metavar="ADDRESS",
                               help="a Dask scheduler (tcp://host:8786): grade on its workers")
@@ -82,7 +86,7 @@ def main(argv=None):
     except CourseConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    problems = course_problems(course)
+    problems = course_problems(course, classes=args.command != "grade-class")
     if problems:
         print("error: " + "\n       ".join(f"{course.path.name}: {p}" for p in problems), file=sys.stderr)
         return 2
@@ -97,6 +101,8 @@ def main(argv=None):
         print(f"error: unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})",
               file=sys.stderr)
         return 2
+    from coursekit.release import ReleaseError, release
+    from coursekit.stubs import SolutionMarkerError
     for exercise_id in args.ids or course.ids:
         try:
             released = release(course.exercise(exercise_id))

@@ -8,10 +8,11 @@ import pytest
 
 from coursekit import paths
 from coursekit.batch.csv_export import class_rows
-from coursekit.batch.grade_class import ClassOptions, grade_class
+from coursekit.batch.grade_class import ClassOptions, grade_class, grade_submission
 from coursekit.batch.layout import LayoutError, find_submissions
 from coursekit.cli import main as coursekit_main
 from coursekit.config import load_course
+from grading import grade
 
 EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
 
@@ -53,6 +54,15 @@ def test_a_student_with_no_results_gets_blank_scores_and_the_reason():
     assert [row["student"] for row in rows] == ["a", "b"]
     assert rows[0]["batchnorm"] == "7" and rows[0]["dropout"] == "" and rows[0]["total"] == "7"
     assert rows[1]["total"] == "" and rows[1]["status"] == "grader failed: it broke"
+
+
+def test_exercises_graded_side_by_side_merge_into_the_one_run_results(tmp_path):
+    whole, _ = grade(solutions=True, tmp_path=tmp_path)
+    merged = grade_submission(paths.SOLUTIONS, ClassOptions())
+    assert not merged.problem and merged.results["score"] == merged.results["max_score"] > 0
+    for results in (whole, merged.results):
+        results.pop("execution_time")
+    assert merged.results == whole
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +129,7 @@ def test_a_grader_that_fails_is_reported_and_the_exit_status_says_so(tmp_path):
     status = grade_class(root, tmp_path / "out", jobs=1, progress=False, echo=lines.append,
                          options=ClassOptions(seconds=0.5))
     assert status != 0
-    assert any(line.startswith("NOT GRADED ada: grading took longer than 0.5 s") for line in lines)
+    assert any(line.startswith("NOT GRADED ada: grading batchnorm took longer than 0.5 s") for line in lines)
     assert not (tmp_path / "out" / "ada" / "results.json").exists()     # so a rerun grades it
     assert read_csv(tmp_path / "out" / "grades.csv")[0]["status"].startswith("grader failed")
 

@@ -1,6 +1,9 @@
 """The zygote forks every worker: each still gets a sandbox of its own, and nothing outlives it."""
 
+import contextlib
 import os
+import threading
+import time
 
 import pytest
 
@@ -168,3 +171,49 @@ def test_a_closed_zygote_fails_as_the_graders_fault(tmp_path):
     zygote.close()
     with pytest.raises(ZygoteFailure, match="grading sandbox"):
         zygote.poll(1)
+
+
+def _live(worker):
+    return worker.zygote.poll(worker.worker_id) is None
+
+
+@needs_bubblewrap
+def test_a_connection_reaches_only_its_own_workers_and_closing_it_ends_them(tmp_path, zygote):
+    own, other = zygote.connect(), zygote.connect()
+    mine, theirs = _worker(tmp_path, own), _worker(tmp_path, other)
+    try:
+        with pytest.raises(ZygoteFailure, match="no worker"):
+            own.kill(theirs.worker_id)
+        assert _live(theirs)
+        other.close()                       # as when the grading process that held it ends
+        deadline = time.monotonic() + 5.0   # the zygote ends its workers as soon as it sees the close
+        with pytest.raises((WorkerFailure, ZygoteFailure)):
+            while time.monotonic() < deadline:
+                theirs.call("look", seconds=5.0)
+                time.sleep(0.05)
+        assert _live(mine) and len(_value(mine.call("look"))[0]) == 2
+    finally:
+        with contextlib.suppress(ZygoteFailure):
+            theirs.stop()
+        mine.stop()
+        own.close()
+
+
+@needs_bubblewrap
+def test_a_long_wait_on_one_connection_does_not_hold_up_another(tmp_path, zygote):
+    first, second = zygote.connect(), zygote.connect()
+    waited = _worker(tmp_path, first)
+    try:
+        answered = {}
+        waiter = threading.Thread(target=lambda: answered.update(exit=first.wait(waited.worker_id, 3.0)))
+        started = time.monotonic()
+        waiter.start()
+        worker = _worker(tmp_path, second)          # spawned, configured and imported meanwhile
+        worker.stop()
+        assert time.monotonic() - started < 2.5
+        waiter.join()
+        assert answered == {"exit": None}           # still running after its three seconds
+    finally:
+        waited.stop()
+        first.close()
+        second.close()

@@ -1,10 +1,12 @@
 """Grade a class: every student folder, in parallel, resumable, with a results.json each and a CSV.
 
-Each submission is graded by the real grader (`pytest autograder`), run in a fresh fork of a
-grading server that has torch, the harness and a zygote loaded already (server.py); each of its
-exercises still runs in a sandbox of its own. Locally, `jobs` servers grade side by side; with a
-Dask scheduler address, each submission's files travel to a Dask worker, which grades them the
-same way and sends the results back.
+Each exercise of each submission is graded by the real grader (`pytest autograder/test_<id>.py`),
+run in a fresh fork of this process's grading server, which has torch, the harness and a zygote
+loaded already (server.py); the student's code still runs in a sandbox of its own. Locally,
+`jobs` exercises are graded side by side, so one submission's exercises run in parallel too; a
+student's results are merged into one results.json once all of them are graded. With a Dask
+scheduler address, each submission's files travel to a Dask worker, which grades them the same
+way and sends the results back.
 
 Output, under `out`:
     <student>/results.json   Gradescope's results, plus extra_data.batch (grader fingerprint)
@@ -18,9 +20,9 @@ import atexit
 import hashlib
 import json
 import os
-import queue
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,20 +32,27 @@ from coursekit.batch.csv_export import write_class_csv
 from coursekit.batch.layout import find_submissions
 from coursekit.batch.server import GradingServer, GradingServerError
 from coursekit.config import load_course
-from coursekit.grading.results import write_json_atomically
+from coursekit.grading.results import merge_results, write_json_atomically
 from coursekit.grading.submission import candidate_paths
 
 GRADED, GRADER_FAILED = "graded", "grader failed"
-_EXTRA_SECONDS = 120     # a whole submission's limit: every exercise's time budget, plus this
+_EXTRA_SECONDS = 120     # an exercise's limit: its time budget for student code, plus this
 
 
 @dataclass(frozen=True)
 class ClassOptions:
-    """How to grade: the course file, `--sandbox` mode (None: course.yml's) and the run's limit."""
+    """How to grade: the course file, `--sandbox` mode (None: course.yml's), each exercise's limit.
+
+    `seconds`: how long the grader may take for one exercise of one submission; None: that
+    exercise's time budget in course.yml plus two minutes.
+    """
 
     course: str = str(paths.COURSE_FILE)
     sandbox: str | None = None
-    seconds: float = 900.0
+    seconds: float | None = None
+
+    def limit(self, exercise):
+        return self.seconds if self.seconds is not None else exercise.time_budget + _EXTRA_SECONDS
 
 
 @dataclass
@@ -64,54 +73,62 @@ def grader_fingerprint(course_file):
     return digest.hexdigest()[:16]
 
 
-_IDLE_SERVERS = queue.SimpleQueue()     # this process's idle grading servers: (sandbox mode, server)
+_SERVERS = {}       # (sandbox mode, course file) -> this process's grading server, shared by its threads
+_SERVERS_LOCK = threading.Lock()
 
 
-def _borrow_server(mode):
-    kept = []
-    try:
-        while True:
-            server_mode, server = _IDLE_SERVERS.get_nowait()
-            if server_mode == mode:
-                return server
-            kept.append((server_mode, server))
-    except queue.Empty:
-        return GradingServer(mode)
-    finally:
-        for entry in kept:
-            _IDLE_SERVERS.put(entry)
+def _server(options):
+    key = (options.sandbox, options.course)
+    with _SERVERS_LOCK:
+        if key not in _SERVERS:
+            _SERVERS[key] = GradingServer(options.sandbox, options.course)
+        return _SERVERS[key]
 
 
-def _failure(results, code, seconds):
+def _failure(exercise_id, results, code, seconds):
     if code is None:
-        return f"grading took longer than {seconds:g} s and was stopped"
+        return f"grading {exercise_id} took longer than {seconds:g} s and was stopped"
     if results is None or code not in (0, 1):
-        return f"the grader failed (pytest exit code {code}); see grading.log"
+        return f"the {exercise_id} grader failed (pytest exit code {code}); see grading.log"
     broken = [test["extra_data"]["test"] for test in results["tests"] if test["extra_data"]["status"] == "grader error"]
     if broken:
         return f"grader error in {len(broken)} test(s), first {broken[0]}; see grading.log"
     return ""
 
 
-def grade_submission(folder, options):
-    """Grade one student's folder with a grading server of this process; returns a Graded."""
-    server = _borrow_server(options.sandbox)
+def grade_exercise(folder, exercise, options):
+    """Grade one exercise of one student's folder with this process's grading server: a Graded."""
+    seconds = options.limit(exercise)
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
         results_path, log_path = Path(scratch) / "results.json", Path(scratch) / "grading.log"
-        argv = [str(paths.AUTOGRADER), "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                "--submission", str(folder), "--results-json", str(results_path), "--course", options.course]
+        argv = [str(paths.AUTOGRADER / f"test_{exercise.id}.py"), "-q", "-p", "no:cacheprovider",
+                "-p", "no:xdist", "-p", "no:logging", "--submission", str(folder),
+                "--results-json", str(results_path), "--course", options.course]
         if options.sandbox:
             argv += ["--sandbox", options.sandbox]
         try:
-            code = server.run(argv, log_path, seconds=options.seconds)
+            code = _server(options).run(argv, log_path, seconds=seconds)
         except (GradingServerError, OSError) as error:
-            server.close()
             return Graded(None, "", f"the grading server failed: {error}")
-        _IDLE_SERVERS.put((options.sandbox, server))
         results = json.loads(results_path.read_text()) if results_path.exists() else None
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    problem = _failure(results, code, options.seconds)
+    problem = _failure(exercise.id, results, code, seconds)
     return Graded(results if not problem else None, log, problem)
+
+
+def combine(course, parts):
+    """One student's Graded from each exercise's, in course order: merged results, or the first problem."""
+    log = "".join(f"==== {exercise.id} ====\n{parts[exercise.id].log}" for exercise in course.exercises)
+    problems = [parts[exercise.id].problem for exercise in course.exercises if parts[exercise.id].problem]
+    if problems:
+        return Graded(None, log, problems[0])
+    return Graded(merge_results([parts[exercise.id].results for exercise in course.exercises], course.ids), log)
+
+
+def grade_submission(folder, options):
+    """Grade every exercise of one student's folder, one after another; returns a Graded."""
+    course = load_course(options.course)
+    return combine(course, {exercise.id: grade_exercise(folder, exercise, options) for exercise in course.exercises})
 
 
 def grade_shipped(student, files, options):
@@ -142,12 +159,11 @@ def shipped_files(folder, course):
 
 @atexit.register
 def close_servers():
-    """Stop this process's idle grading servers (they are kept between runs, and end with it)."""
-    while True:
-        try:
-            _, server = _IDLE_SERVERS.get_nowait()
-        except queue.Empty:
-            return
+    """Stop this process's grading servers (they are kept between runs, and end with it)."""
+    with _SERVERS_LOCK:
+        servers = list(_SERVERS.values())
+        _SERVERS.clear()
+    for server in servers:
         server.close()
 
 
@@ -205,14 +221,20 @@ class ClassGrading:
         write_class_csv(self.out / "grades.csv", self.course, self.graded)
 
     def run_local(self, jobs, progress):
+        """Grade (student, exercise) units, `jobs` at once, in student order; record each student when whole."""
+        parts = {submission.student: {} for submission in self.todo}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_submission, submission.folder, self.options): submission.student
-                       for submission in self.todo}
+            futures = {pool.submit(grade_exercise, submission.folder, exercise, self.options):
+                       (submission.student, exercise.id)
+                       for submission in self.todo for exercise in self.course.exercises}
             try:
                 for future in as_completed(futures):
-                    self.record(futures[future], future.result())
-                    if progress is not None:
-                        progress.update()
+                    student, exercise_id = futures[future]
+                    parts[student][exercise_id] = future.result()
+                    if len(parts[student]) == len(self.course.exercises):
+                        self.record(student, combine(self.course, parts.pop(student)))
+                        if progress is not None:
+                            progress.update()
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -250,9 +272,14 @@ class ClassGrading:
 
 def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=ClassOptions(),
                 progress=True, echo=print):
-    """Grade every submission under `root` into `out`; returns the exit status (0: all graded)."""
+    """Grade every submission under `root` into `out`; returns the exit status (0: all graded).
+
+    Raises LayoutError for a folder without students, GradingServerError if grading cannot start.
+    """
     grading = ClassGrading(root, out, options, regrade=regrade)
     write_class_csv(grading.out / "grades.csv", grading.course, grading.graded)
+    if grading.todo and not scheduler:
+        _server(options).start()    # boots while nothing else runs; a broken course stops here
     bar = _progress(len(grading.todo), progress and grading.todo)
     try:
         if scheduler:
@@ -265,9 +292,3 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
     for line in grading.summary():
         echo(line)
     return 3 if grading.failures else 0
-
-
-def submission_seconds(course):
-    """The whole-submission limit: every exercise's time budget, plus room for the grader itself."""
-    return sum(exercise.time_budget for exercise in course.exercises) + _EXTRA_SECONDS
-

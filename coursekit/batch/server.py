@@ -1,24 +1,28 @@
 """A grading server: pytest runs that skip Python's, torch's and the sandbox's start-up.
 
-`python -m coursekit.batch.server [--isolation MODE]` imports torch, pytest and the grading
-harness once, starts a zygote (coursekit/grading/zygote.py), then reads one JSON request per
-line on stdin: {"argv": [...], "log": path, "seconds": limit}. For each it forks a child that
-runs `pytest.main(argv)` in the repository root with its output in `log`, waits for it (killing
-it past `seconds`), kills any worker the child left behind, and answers with one JSON line
-{"exit": code} (code None: killed at the limit). The server warms torch up on one thread and
-the CPU only (`warm_torch`), so its children start warm and without thread pools (forking after
-those exist is unsafe).
+`python -m coursekit.batch.server [--isolation MODE] [--course FILE]` starts a zygote
+(coursekit/grading/zygote.py), imports torch, pytest and the grading harness while the zygote
+boots, checks the course file (its answer is {"ready": false, "error": ...} if it is broken),
+then reads one JSON request per line on stdin: {"id": any, "argv": [...], "log": path, "seconds": limit}. For
+each it forks a child at once that runs `pytest.main(argv)` in the repository root with its
+output in `log`, over a zygote connection of its own, so that many requests run side by side.
+As each child ends it answers with one JSON line {"id": ..., "exit": code} (code None: killed at
+`seconds`); the zygote kills whatever workers the child left. The server warms torch up on one
+thread and the CPU only (`warm_torch`), so its children start warm and without thread pools
+(forking after those exist is unsafe). At the end of stdin it kills what still runs, and exits.
 
-`GradingServer` is the client: one server process, one request at a time.
+`GradingServer` is the client: one server process, any number of requests at once.
 """
 
 import argparse
 import gc
 import json
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from coursekit import paths
@@ -26,14 +30,18 @@ from coursekit import paths
 _POLL_SECONDS = 0.02
 
 
-def _run_child(argv, log_path):
+def _run_child(argv, log_path, connection):
     import pytest
     import torch
+
+    from coursekit.grading import zygote
+    zygote.adopt(connection)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"     # the graders need no installed plugin
     os.chdir(paths.REPO_ROOT)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    torch.set_num_threads(1)      # the grader's own oracles; parallelism comes from more servers
+    torch.set_num_threads(1)      # the grader's own oracles; parallelism comes from more children
     try:
         code = int(pytest.main(argv))
     except BaseException:
@@ -43,105 +51,234 @@ def _run_child(argv, log_path):
     os._exit(code)
 
 
-def _wait(child, seconds):
-    deadline = None if seconds is None else time.monotonic() + seconds
-    while True:
-        pid, status = os.waitpid(child, os.WNOHANG)
-        if pid:
-            return os.waitstatus_to_exitcode(status)
-        if deadline is not None and time.monotonic() > deadline:
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
-            return None
-        time.sleep(_POLL_SECONDS)
+def _start_zygote(isolation_mode, course):
+    """The shared zygote, booting (it finishes while the server imports); None if it cannot start."""
+    from coursekit.grading import zygote
+    from coursekit.grading.sandbox import choose_isolation
+    try:
+        return zygote.preload(choose_isolation(isolation_mode or course.sandbox.isolation),
+                              course.sandbox.scratch_mb << 20, wait=False)
+    except Exception as error:  # each run then starts its own, and reports what fails there
+        print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+        return None
 
 
-def serve(isolation_mode):
+def _preload():
     import pytest  # noqa: F401  (preloaded for the children)
-    import sklearn.datasets  # noqa: F401  (the graders' data; its import alone takes 1.5 s)
     import torch  # noqa: F401
     import yaml  # noqa: F401
 
     import coursekit.grading.plugin  # noqa: F401
-    from coursekit.config import load_course
-    from coursekit.grading import zygote
-    from coursekit.grading.sandbox import choose_isolation
+    from coursekit.datasets import _digits
     from coursekit.worker.serve import warm_torch
-
     warm_torch()
+    _digits()       # the graders' data, read once for every child
 
-    course = load_course(paths.COURSE_FILE)
-    shared = None
-    try:
-        shared = zygote.preload(choose_isolation(isolation_mode or course.sandbox.isolation),
-                                course.sandbox.scratch_mb << 20)
-    except Exception as error:  # each run then starts its own, and reports what fails there
-        print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
-    gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
+
+class _Children:
+    """The running children: start, reap, and kill past their limits."""
+
+    def __init__(self, shared):
+        self.shared = shared
+        self.running = {}       # pid -> (request id, deadline or None)
+
+    def start(self, request):
+        from coursekit.grading import zygote
+        connection = None
+        if self.shared is not None and self.shared.alive:
+            try:
+                connection = self.shared.connect()
+            except zygote.ZygoteFailure as error:
+                print(f"grading server: {error}", file=sys.stderr, flush=True)
         child = os.fork()
         if child == 0:
-            _run_child(request["argv"], request["log"])
-        code = _wait(child, request.get("seconds"))
-        if shared is not None and shared.alive:
-            shared.reset()
-        print(json.dumps({"exit": code}), flush=True)
+            _run_child(request["argv"], request["log"], connection)
+        if connection is not None:
+            connection.close()          # the child's copy stays open while it runs
+        seconds = request.get("seconds")
+        self.running[child] = (request.get("id"), None if seconds is None else time.monotonic() + seconds)
+
+    def finished(self):
+        """(request id, exit code or None) for every child that ended or was killed since last asked."""
+        done = []
+        for child, (request_id, deadline) in list(self.running.items()):
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                done.append((request_id, os.waitstatus_to_exitcode(status)))
+            elif deadline is not None and time.monotonic() > deadline:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                done.append((request_id, None))
+            else:
+                continue
+            del self.running[child]
+        return done
+
+    def kill_all(self):
+        for child in self.running:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+        self.running.clear()
+
+
+def _requests(selector, pending):
+    """The complete lines stdin holds now, as requests; None at its end."""
+    if not selector.select(timeout=_POLL_SECONDS):
+        return []
+    data = os.read(0, 1 << 16)
+    if not data:
+        return None
+    pending.extend(data)
+    *lines, rest = bytes(pending).split(b"\n")
+    pending[:] = rest
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def serve(isolation_mode, course_file):
+    from coursekit.cli import course_problems
+    from coursekit.config import load_course
+    from coursekit.grading import zygote
+
+    course = load_course(course_file)
+    shared = _start_zygote(isolation_mode, course)
+    _preload()
+    problems = course_problems(course)
+    if problems:
+        print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
+        return
+    if shared is not None:
+        try:
+            shared.ready()
+        except zygote.ZygoteFailure as error:
+            print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+            shared = zygote._PRELOADED = None
+    gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
+    print(json.dumps({"ready": True}), flush=True)
+    children = _Children(shared)
+    selector = selectors.DefaultSelector()
+    selector.register(0, selectors.EVENT_READ)
+    pending = bytearray()
+    try:
+        while True:
+            requests = _requests(selector, pending)
+            if requests is None:
+                return
+            for request in requests:
+                children.start(request)
+            for request_id, code in children.finished():
+                print(json.dumps({"id": request_id, "exit": code}), flush=True)
+    finally:
+        children.kill_all()
 
 
 class GradingServerError(RuntimeError):
     """The grading server died or answered nonsense."""
 
 
-class GradingServer:
-    """One `python -m coursekit.batch.server` process, started on first use."""
-
-    def __init__(self, isolation_mode=None):
-        self.isolation_mode = isolation_mode
+class _Pending:
+    def __init__(self):
+        self.done = threading.Event()
+        self.exit = None
+        self.failed = False
         self.process = None
 
-    def _start(self):
-        command = [sys.executable, "-m", "coursekit.batch.server"]
-        if self.isolation_mode:
-            command += ["--isolation", self.isolation_mode]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.REPO_ROOT),
-                                                                          os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        env=env, cwd=paths.REPO_ROOT)
-        self._read()
 
-    def _read(self):
-        line = self.process.stdout.readline()
-        if not line:
-            self.close()
-            raise GradingServerError("the grading server exited")
-        return json.loads(line)
+class GradingServer:
+    """One `python -m coursekit.batch.server` process, started on first use; thread-safe.
+
+    Any number of threads may `run()` at once: each request runs in its own fork.
+    """
+
+    def __init__(self, isolation_mode=None, course_file=None):
+        self.isolation_mode = isolation_mode
+        self.course_file = course_file
+        self.process = None
+        self._lock = threading.Lock()
+        self._pending = {}          # request id -> _Pending
+        self._next_id = 0
+
+    def start(self):
+        """Start the server unless it runs; returns once it is ready (raises GradingServerError)."""
+        with self._lock:
+            if self.process is not None and self.process.poll() is None:
+                return
+            command = [sys.executable, "-m", "coursekit.batch.server"]
+            if self.isolation_mode:
+                command += ["--isolation", self.isolation_mode]
+            if self.course_file:
+                command += ["--course", str(self.course_file)]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.REPO_ROOT),
+                                                                              os.environ.get("PYTHONPATH")]))}
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                       env=env, cwd=paths.REPO_ROOT)
+            line = process.stdout.readline()
+            if not line or not json.loads(line).get("ready"):
+                process.stdin.close()
+                process.wait()
+                reason = json.loads(line)["error"] if line else f"exit code {process.returncode}"
+                raise GradingServerError(f"the grading server did not start: {reason}")
+            self.process = process
+            threading.Thread(target=self._read_replies, args=(process,), daemon=True).start()
+
+    def _read_replies(self, process):
+        for line in process.stdout:
+            reply = json.loads(line)
+            with self._lock:
+                pending = self._pending.pop(reply["id"], None)
+            if pending is not None:
+                pending.exit = reply["exit"]
+                pending.done.set()
+        with self._lock:        # the server ended: whatever it still ran has no answer
+            lost = [request_id for request_id, pending in self._pending.items() if pending.process is process]
+            for request_id in lost:
+                pending = self._pending.pop(request_id)
+                pending.failed = True
+                pending.done.set()
 
     def run(self, argv, log, seconds=None):
         """Run `pytest argv` in a fresh fork, output in `log`; its exit code, or None if killed at `seconds`."""
-        if self.process is None or self.process.poll() is not None:
-            self._start()
-        self.process.stdin.write(json.dumps({"argv": list(argv), "log": str(log), "seconds": seconds}) + "\n")
-        self.process.stdin.flush()
-        return self._read()["exit"]
+        self.start()
+        pending = _Pending()
+        with self._lock:
+            self._next_id += 1
+            request_id, process = self._next_id, self.process
+            pending.process = process
+            self._pending[request_id] = pending
+            try:
+                process.stdin.write(json.dumps({"id": request_id, "argv": list(argv), "log": str(log),
+                                                "seconds": seconds}) + "\n")
+                process.stdin.flush()
+            except OSError:
+                pending.failed = True
+                del self._pending[request_id]
+        if not pending.failed:
+            pending.done.wait()
+        if pending.failed:
+            raise GradingServerError("the grading server exited")
+        return pending.exit
 
     @property
     def pid(self):
         return self.process.pid if self.process is not None else None
 
     def close(self):
-        if self.process is not None:
-            self.process.stdin.close()
+        with self._lock:
+            process, self.process = self.process, None
+        if process is not None:
             try:
-                self.process.wait(timeout=10)
+                process.stdin.close()
+            except OSError:
+                pass
+            try:
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+                process.kill()
+                process.wait()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="a preloaded pytest server for grading")
     parser.add_argument("--isolation", choices=("auto", "bubblewrap", "none"))
-    serve(parser.parse_args().isolation)
+    parser.add_argument("--course", default=str(paths.COURSE_FILE), help="the course file (checked at start)")
+    arguments = parser.parse_args()
+    serve(arguments.isolation, arguments.course)

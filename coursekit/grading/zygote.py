@@ -1,10 +1,11 @@
 """The grader's side of the zygote (coursekit/worker/zygote.py): start it, and ask it for workers.
 
-One zygote serves one grading process at a time. It is started confined (see sandbox.py) with
-torch loaded once, so a worker for an exercise costs a fork instead of a Python and torch start.
-A process that grades many submissions (the class grader's pool, the kit's own test server)
-starts one with `preload()` before it forks its grading children; a grading run uses that one
-when its isolation matches, and otherwise starts its own.
+A zygote is started confined (see sandbox.py) with torch loaded once, so a worker for an
+exercise costs a fork instead of a Python and torch start. A process that grades many
+submissions (the class grader's server, the kit's own tests) starts one with `preload()`, and
+gives each grading child it forks a connection of its own (`connect()`, then `adopt()` in the
+child), so that many children grade at once; a grading run uses that connection when its
+isolation matches, and otherwise starts its own zygote.
 
 The zygote is part of the grader: if it fails, the tests it was serving are graded as a grader
 error, never as the student's fault.
@@ -40,56 +41,25 @@ def clean_environment(home):
     return env
 
 
-class Zygote:
-    """A running zygote. `spawn()` starts a worker and returns its id; `kill()` ends it."""
+class ZygoteConnection:
+    """One control connection to a running zygote: it names, and may end, only its own workers.
 
-    def __init__(self, isolation, scratch_bytes, startup_seconds=120.0):
+    `spawn()` starts a worker and returns its id; `kill()` ends it. When the connection closes
+    (its process ends, too), the zygote kills whatever workers it still has.
+    """
+
+    def __init__(self, control, isolation, private, zygote_pid, log_tail=lambda: ""):
         self.isolation = isolation
-        self.scratch_bytes = scratch_bytes
-        self.private = False
-        self.process = None
-        self._staged = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
-        self._control = None
+        self.private = private
+        self._control = control
+        self._zygote_pid = zygote_pid
+        self._log_tail = log_tail
         self._lock = threading.Lock()
         self._seq = 0
         self._seq_pid = None
-        self._owner = os.getpid()
-        self._start(startup_seconds)
 
-    def _start(self, startup_seconds):
-        self._staged.chmod(0o755)
-        shutil.copytree(WORKER_PACKAGE, self._staged / WORKER_PACKAGE_NAME,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        launch = plan_zygote(self.isolation, self._staged, [WORKER_PACKAGE_NAME],
-                             ["-m", WORKER_PACKAGE_NAME, str(theirs.fileno())], self.scratch_bytes)
-        self.private = launch.private
-        self._log = tempfile.TemporaryFile()
-        home = "/sandbox" if launch.private else self._staged
-        try:
-            self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=clean_environment(home),
-                                            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                            pass_fds=(theirs.fileno(),), start_new_session=True)
-        finally:
-            theirs.close()
-        self._control = ours
-        self._control.settimeout(startup_seconds)
-        try:
-            ready = self._receive()
-        except (OSError, ZygoteFailure) as error:
-            self.close()
-            raise ZygoteFailure(f"the grading sandbox did not start: {error}; its output:\n{self.log_tail()}") from None
-        if not ready.get("ready"):
-            self.close()
-            raise ZygoteFailure(f"the grading sandbox did not start: {ready}")
-        self._control.settimeout(_CONTROL_SECONDS)
-
-    def log_tail(self, limit=3000):
-        try:
-            self._log.seek(0)
-            return self._log.read().decode("utf-8", "replace")[-limit:]
-        except (OSError, ValueError):
-            return ""
+    def log_tail(self):
+        return self._log_tail()
 
     def _receive(self):
         data = self._control.recv(_MAX_REPLY_BYTES)
@@ -118,15 +88,26 @@ class Zygote:
 
     @property
     def alive(self):
-        if self._control is None or self.process is None:
+        if self._control is None:
             return False
-        if self._owner == os.getpid():
-            return self.process.poll() is None
-        try:                  # a fork of the process that started it cannot wait for it
-            os.kill(self.process.pid, 0)
+        try:
+            os.kill(self._zygote_pid, 0)
             return True
         except OSError:
             return False
+
+    def connect(self):
+        """A new connection to the same zygote, for another process (pass it on before forking)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.request("connect", fds=[theirs.fileno()])
+        except ZygoteFailure:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        ours.settimeout(_CONTROL_SECONDS)
+        return ZygoteConnection(ours, self.isolation, self.private, self._zygote_pid, self._log_tail)
 
     def spawn(self, fds, **fields):
         """Start a worker with the descriptors `fds` (see the zygote's protocol); returns its id."""
@@ -144,28 +125,109 @@ class Zygote:
         return self.request("kill", id=worker_id)["exit"]
 
     def reset(self):
-        """Kill every worker still running (between two submissions)."""
+        """Kill every worker of this connection still running (between two submissions)."""
         return self.request("reset")["killed"]
 
     def close(self):
         if self._control is not None:
             self._control.close()
             self._control = None
+
+
+class Zygote(ZygoteConnection):
+    """A zygote process, started confined (see sandbox.py), and its first connection.
+
+    With `wait=False` it boots while the caller does other work; `ready()` then waits for it.
+    Closing the first connection ends the zygote.
+    """
+
+    def __init__(self, isolation, scratch_bytes, startup_seconds=120.0, wait=True):
+        self.scratch_bytes = scratch_bytes
+        self.process = None
+        self._staged = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
+        self._owner = os.getpid()
+        self._startup_seconds = startup_seconds
+        self._log = tempfile.TemporaryFile()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        super().__init__(ours, isolation, False, None, self._read_log)
+        self._launch(theirs)
+        if wait:
+            self.ready()
+
+    def _launch(self, theirs):
+        self._staged.chmod(0o755)
+        shutil.copytree(WORKER_PACKAGE, self._staged / WORKER_PACKAGE_NAME,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        launch = plan_zygote(self.isolation, self._staged, [WORKER_PACKAGE_NAME],
+                             ["-m", WORKER_PACKAGE_NAME, str(theirs.fileno())], self.scratch_bytes)
+        self.private = launch.private
+        home = "/sandbox" if launch.private else self._staged
+        try:
+            self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=clean_environment(home),
+                                            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                                            pass_fds=(theirs.fileno(),), start_new_session=True)
+        except OSError as error:
+            self.close()
+            raise ZygoteFailure(f"the grading sandbox did not start: {error}") from None
+        finally:
+            theirs.close()
+        self._zygote_pid = self.process.pid
+
+    def ready(self):
+        """Wait until the zygote serves; raises ZygoteFailure if it does not."""
+        self._control.settimeout(self._startup_seconds)
+        try:
+            ready = self._receive()
+        except (OSError, ZygoteFailure) as error:
+            self.close()
+            raise ZygoteFailure(f"the grading sandbox did not start: {error}; its output:\n{self.log_tail()}") from None
+        if not ready.get("ready"):
+            self.close()
+            raise ZygoteFailure(f"the grading sandbox did not start: {ready}")
+        self._control.settimeout(_CONTROL_SECONDS)
+        return self
+
+    def _read_log(self, limit=3000):
+        try:
+            self._log.seek(0)
+            return self._log.read().decode("utf-8", "replace")[-limit:]
+        except (OSError, ValueError):
+            return ""
+
+    @property
+    def alive(self):
+        if self._control is None or self.process is None:
+            return False
+        if self._owner == os.getpid():
+            return self.process.poll() is None
+        return super().alive      # a fork of the process that started it cannot wait for it
+
+    def close(self):
+        super().close()
         if self.process is not None and self._owner == os.getpid():
             self.process.kill()
             self.process.wait()
             self.process = None
-        shutil.rmtree(self._staged, ignore_errors=True)
+        if self._owner == os.getpid():
+            shutil.rmtree(self._staged, ignore_errors=True)
 
 
 _PRELOADED = None
 
 
-def preload(isolation, scratch_bytes):
+def preload(isolation, scratch_bytes, wait=True):
     """Start the zygote that every grading run in this process (and its forks) will share."""
     global _PRELOADED
-    _PRELOADED = Zygote(isolation, scratch_bytes)
+    _PRELOADED = Zygote(isolation, scratch_bytes, wait=wait)
     return _PRELOADED
+
+
+def adopt(connection):
+    """In a fork: grade over `connection` (from `connect()` before the fork) instead of the parent's."""
+    global _PRELOADED
+    inherited, _PRELOADED = _PRELOADED, connection
+    if inherited is not None and inherited is not connection:
+        inherited.close()       # the parent's connection: a fork never closes the zygote itself
 
 
 def preloaded(isolation):

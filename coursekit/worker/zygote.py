@@ -2,16 +2,23 @@
 
 Python and torch take seconds to start; a fork takes milliseconds. The zygote imports torch and
 this package once, warms torch up (one thread, CPU only, so forking stays safe), and then serves
-requests from the grader on a control socket (one JSON message each, file descriptors alongside):
+requests from the grader on control connections (one JSON message each, file descriptors
+alongside):
 
+    {"op": "connect", "seq"}   with descriptors [socket]      -> {"seq"}
+        a further connection, served like the first: each grading process that shares this
+        zygote gets its own, so that answers never cross
     {"op": "spawn", "seq", "module", "scenarios", "uid", "rlimits", "scratch_bytes", "private",
      "environment", "host_scratch", "keep_under_tmp"}
         with descriptors [request_read, reply_write, output_write, student_file, scenarios_file]
         -> {"seq", "id"}
     {"op": "poll", "seq", "id"}                -> {"seq", "exit": code or None}
-    {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}
+    {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}   (answered later)
     {"op": "kill", "seq", "id"}                -> {"seq", "exit": code}   (kills, then reaps)
-    {"op": "reset", "seq"}                     -> {"seq", "killed": n}   (every live worker)
+    {"op": "reset", "seq"}                     -> {"seq", "killed": n}   (this connection's workers)
+
+A connection names only the workers it spawned. When one closes, its workers are killed; when
+the first one closes, the zygote exits.
 
 Each worker is three processes: a holder that enters new mount, PID and IPC namespaces
 ("private": true, inside bubblewrap) and mounts private tmpfs folders on /sandbox and /tmp; its
@@ -20,14 +27,15 @@ copies the student's module and the scenarios into /sandbox, sets its resource l
 every privilege and serves the grader (serve.py). Killing PID 1 ends everything the student
 started. An exit is reported as its code, a death by signal S as 128 + S.
 
-No student code ever runs in the zygote, and no worker can reach it: the control socket is
-closed in every child, and a worker cannot see the zygote's PID namespace.
+No student code ever runs in the zygote, and no worker can reach it: every control connection
+is closed in every child, and a worker cannot see the zygote's PID namespace.
 """
 
 import gc
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -143,12 +151,16 @@ def _run_holder(request, fds, pid_write):
 class Zygote:
     def __init__(self, control):
         self.control = control
+        self.connections = {control.fileno(): control}
+        self.owners = {}         # worker id -> the fd of the connection that spawned it
         self.workers = {}        # id -> (holder pid, init pid)
         self.groups = {}         # id -> the holder's process group, until killed
         self.exits = {}          # id -> exit code, once reaped
+        self.waiting = []        # (connection fd, seq, worker id, deadline): waits not yet answered
         self._ids = 0
+        self.closed = False
 
-    def spawn(self, request, fds):
+    def spawn(self, request, fds, owner):
         pid_read, pid_write = os.pipe()
         holder = os.fork()
         if holder == 0:
@@ -167,7 +179,13 @@ class Zygote:
         self._ids += 1
         self.workers[self._ids] = (holder, int(text) if text else None)
         self.groups[self._ids] = holder
+        self.owners[self._ids] = owner
         return {"id": self._ids}
+
+    def _own(self, worker_id, owner):
+        if self.owners.get(worker_id) != owner:
+            raise ValueError(f"no worker {worker_id} on this connection")
+        return worker_id
 
     def _reap(self, worker_id, block):
         if worker_id in self.exits:
@@ -179,12 +197,6 @@ class Zygote:
         self.exits[worker_id] = _exit_code(status)
         del self.workers[worker_id]
         return self.exits[worker_id]
-
-    def wait(self, worker_id, seconds):
-        deadline = time.monotonic() + seconds
-        while (code := self._reap(worker_id, block=False)) is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return code
 
     def kill(self, worker_id):
         for target in self.workers.get(worker_id, ()):
@@ -201,44 +213,100 @@ class Zygote:
                 pass
         return self._reap(worker_id, block=True)
 
-    def handle(self, request, fds):
+    def reset(self, owner):
+        """Kill and forget every worker of one connection; returns how many still ran."""
+        mine = [worker_id for worker_id, fd in self.owners.items() if fd == owner]
+        live = sum(worker_id in self.workers for worker_id in mine)
+        for worker_id in mine:
+            self.kill(worker_id)
+            self.exits.pop(worker_id, None)
+            del self.owners[worker_id]
+        self.waiting = [entry for entry in self.waiting if entry[0] != owner]
+        return live
+
+    def handle(self, request, fds, owner):
+        """The answer to one request, or None when it comes later (a wait)."""
         op = request["op"]
+        if op == "connect":
+            if len(fds) != 1:
+                raise ValueError("connect takes one socket")
+            connection = socket.socket(fileno=fds[0])
+            self.connections[connection.fileno()] = connection
+            return {}
         if op == "spawn":
-            return self.spawn(request, fds)
+            return self.spawn(request, fds, owner)
         if op == "poll":
-            return {"exit": self._reap(request["id"], block=False)}
+            return {"exit": self._reap(self._own(request["id"], owner), block=False)}
         if op == "wait":
-            return {"exit": self.wait(request["id"], request["seconds"])}
+            worker_id = self._own(request["id"], owner)
+            if (code := self._reap(worker_id, block=False)) is not None:
+                return {"exit": code}
+            self.waiting.append((owner, request.get("seq"), worker_id, time.monotonic() + request["seconds"]))
+            return None
         if op == "kill":
-            return {"exit": self.kill(request["id"])}
+            return {"exit": self.kill(self._own(request["id"], owner))}
         if op == "reset":
-            live = list(self.workers)
-            for worker_id in set(live) | set(self.groups):
-                self.kill(worker_id)
-            self.exits.clear()
-            return {"killed": len(live)}
+            return {"killed": self.reset(owner)}
         raise ValueError(f"unknown operation {op!r}")
 
-    def serve(self):
-        while True:
-            try:
-                data, fds, _, _ = socket.recv_fds(self.control, _MAX_CONTROL_BYTES, 8)
-            except ConnectionResetError:
-                return
-            if not data:
-                return
-            request = json.loads(data)
-            try:
-                reply = self.handle(request, fds)
-            except Exception as error:
-                for fd in fds:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-                reply = {"error": f"{type(error).__name__}: {error}"}
+    def _send(self, fd, reply):
+        connection = self.connections.get(fd)
+        if connection is None:
+            return
+        try:
+            connection.send(json.dumps(reply).encode())
+        except OSError:
+            self._disconnect(fd)
+
+    def _disconnect(self, fd):
+        connection = self.connections.pop(fd)
+        self.reset(fd)
+        connection.close()
+        self.closed = self.closed or connection is self.control
+
+    def _answer_waits(self):
+        now, still = time.monotonic(), []
+        for owner, seq, worker_id, deadline in self.waiting:
+            code = self._reap(worker_id, block=False)
+            if code is None and now < deadline:
+                still.append((owner, seq, worker_id, deadline))
+            else:
+                self._send(owner, {"exit": code, "seq": seq})
+        self.waiting = still
+
+    def _serve_one(self, fd):
+        """Read and answer one request on a connection (or close it, at its end)."""
+        connection = self.connections[fd]
+        try:
+            data, fds, _, _ = socket.recv_fds(connection, _MAX_CONTROL_BYTES, 8)
+        except (ConnectionResetError, OSError):
+            data, fds = b"", []
+        if not data:
+            self._disconnect(fd)
+            return
+        request = json.loads(data)
+        try:
+            reply = self.handle(request, fds, fd)
+        except Exception as error:
+            for received in fds:
+                try:
+                    os.close(received)
+                except OSError:
+                    pass
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        if reply is not None:
             reply["seq"] = request.get("seq")
-            self.control.send(json.dumps(reply).encode())
+            self._send(fd, reply)
+
+    def serve(self):
+        """Answer requests until the first connection closes."""
+        while not self.closed:
+            timeout = 0.005 if self.waiting else None
+            ready, _, _ = select.select(list(self.connections), [], [], timeout)
+            for fd in ready:
+                if fd in self.connections and not self.closed:
+                    self._serve_one(fd)
+            self._answer_waits()
 
 
 def main(control_fd):
