@@ -12,7 +12,7 @@ from coursekit.batch.grade_class import ClassOptions, grade_class, grade_submiss
 from coursekit.batch.layout import LayoutError, find_submissions
 from coursekit.cli import main as coursekit_main
 from coursekit.config import load_course
-from grading import grade
+from grading import course_with, grade
 
 EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
 
@@ -138,6 +138,16 @@ def test_the_command_line_reports_a_folder_without_students(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert coursekit_main(["grade-class", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "no student folders" in capsys.readouterr().err
+
+
+def test_a_course_file_naming_a_class_that_does_not_exist_stops_the_run_before_any_grading(tmp_path, capsys):
+    course = course_with(tmp_path, **{"- torch.nn.LayerNorm": "- torch.nn.LayerNormal"})
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    status = coursekit_main(["--course", str(course), "grade-class", str(tmp_path / "class"),
+                             "--out", str(tmp_path / "out"), "--no-progress"])
+    assert status == 2
+    assert "torch.nn.LayerNormal" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "ada").exists()
 
 
 def test_a_dask_cluster_grades_the_class_to_the_same_csv(graded_class, tmp_path):
