@@ -20,7 +20,8 @@ OTHER_SEEDS = range(100, 120)
 
 def effects(seed):
     """Which of the three effects the reference shows on this seed, as the grader judges them."""
-    results = REFERENCE.sweep_weight_decay(*sparse_linear_regression(seed), GRADER.EFFECT_DECAYS, seed=seed)
+    results = REFERENCE.sweep_weight_decay(*sparse_linear_regression(seed), GRADER.EFFECT_DECAYS, seed=seed,
+                                          epochs=GRADER.EFFECT_EPOCHS)
     norms = [result["weight_norm"] for result in results]
     train = [result["train_loss"] for result in results]
     return {"norm shrinks": all(a >= b for a, b in zip(norms, norms[1:])),
