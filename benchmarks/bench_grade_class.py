@@ -3,7 +3,8 @@
 Generates a class (each exercise of each student is, by a seeded draw, the reference solution,
 the untouched stub, or a catalogued mutant from tests/mutants/; every file carries the student's
 name, so no two students' files are identical), grades it both ways in one run, and prints both
-wall times and their ratio, then one full reference submission's time through the command.
+wall times and their ratio, then one full reference submission's time through the command (a
+cold start: Python, torch and the sandbox included) and through a grading server already running.
 
     python benchmarks/bench_grade_class.py [--students 100] [--jobs N] [--naive-students K]
 
@@ -71,6 +72,16 @@ def command_seconds(root, out, jobs):
     return time.perf_counter() - started
 
 
+def warm_seconds(root, out, jobs):
+    """Grade `root` twice in this process; the second time, the grading server is already up."""
+    from coursekit.batch.grade_class import grade_class
+    grade_class(root, out, jobs=jobs, progress=False, echo=lambda line: None)
+    started = time.perf_counter()
+    if grade_class(root, out, jobs=jobs, regrade=True, progress=False, echo=lambda line: None) != 0:
+        raise SystemExit("grading the reference failed")
+    return time.perf_counter() - started
+
+
 def naive_seconds(root, out, count):
     """One `pytest autograder` process per student, one after another (what a shell loop does)."""
     started = time.perf_counter()
@@ -110,6 +121,8 @@ def main():
                 (paths.SOLUTIONS / exercise.id / exercise.module_file).read_text())
         single = command_seconds(scratch / "one", scratch / "one-out", args.jobs)
         print(f"one full reference submission through grade-class: {single:.1f} s (target: 10 s)")
+        warm = warm_seconds(scratch / "one", scratch / "one-warm", args.jobs)
+        print(f"the same, once the grading server runs (a regrade in one process): {warm:.1f} s")
 
 
 if __name__ == "__main__":
