@@ -28,7 +28,7 @@ from coursekit.grading.zygote import Zygote, preloaded
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
            "pytest_collection_finish", "student", "pytest_runtest_makereport",
-           "pytest_terminal_summary", "pytest_sessionfinish"]
+           "pytest_runtest_makereport_recorded", "pytest_terminal_summary", "pytest_sessionfinish"]
 
 _SESSION = pytest.StashKey()
 
@@ -236,17 +236,32 @@ def _outcome(item, report):
                                 "please report it to course staff", **base)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_makereport(item, call):
+    """A grading failure's report: the student's feedback (and the staff note), never a traceback.
+
+    pytest's own report would first format the traceback, with source, of every frame: most of
+    the time a failing test takes. Other failures (grader errors) keep pytest's report.
+    """
+    failure = call.excinfo.value if call.excinfo is not None else None
+    if item.get_closest_marker("points") is None or not isinstance(failure, GradingFailure):
+        return None
+    staff = f"\n--- for staff only: the worker's last output ---\n{failure.staff_note}" if failure.staff_note else ""
+    sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+    report = pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
+                               f"[{failure.status}] {_describe(item)}\n{failure.feedback()}{staff}", call.when,
+                               sections, call.duration, call.start, call.stop, user_properties=item.user_properties)
+    report._grading_failure = failure
+    return report
+
+
+@pytest.hookimpl(hookwrapper=True, specname="pytest_runtest_makereport")
+def pytest_runtest_makereport_recorded(item, call):
+    """Record each graded test's outcome from its report (whichever hook made it)."""
     outcome = yield
     report = outcome.get_result()
     if item.get_closest_marker("points") is None:
         return
-    failure = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(failure, GradingFailure):
-        report._grading_failure = failure
-        staff = f"\n--- for staff only: the worker's last output ---\n{failure.staff_note}" if failure.staff_note else ""
-        report.longrepr = f"[{failure.status}] {_describe(item)}\n{failure.feedback()}{staff}"
     grading = item.config.stash[_SESSION]
     if report.when == "call" or (report.when == "setup" and not report.passed):
         grading.outcomes.append(_outcome(item, report))
