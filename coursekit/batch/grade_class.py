@@ -57,7 +57,7 @@ class ClassOptions:
 
 @dataclass
 class Graded:
-    """One submission's grading: its results (None if the grader failed), log, and what went wrong."""
+    """One grading (of an exercise, or of a whole submission): results (None if the grader failed), log, problem."""
 
     results: dict | None
     log: str
