@@ -172,6 +172,9 @@ def _declared_points(module):
 def pytest_collection_modifyitems(session, config, items):
     """Check every grader is marked and documented, and that its points agree with course.yml.
 
+    Then order the tests as course.yml orders the exercises (each grader file keeps its own order),
+    so that results.json reads like the course.
+
     Points are summed over every grader function of each collected module, so grading a
     selection (-k, node ids) is checked against the same totals as a full run.
     """
@@ -200,6 +203,7 @@ def pytest_collection_modifyitems(session, config, items):
                                 f"{declared.get(task, 0)} points here, but the graders award {awarded.get(task, 0)}")
     if problems:
         raise pytest.UsageError("the graders do not match the course file:\n  " + "\n  ".join(problems))
+    items.sort(key=lambda item: course.ids.index(item.get_closest_marker("exercise").args[0]))   # stable
     grading.collected = True
 
 
