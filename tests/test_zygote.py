@@ -11,6 +11,7 @@ from coursekit.config import Sandbox
 from coursekit.grading import sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
 from coursekit.grading.zygote import Zygote, ZygoteFailure
+from coursekit.worker.zygote import STUDENT_LIBRARIES
 
 needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None, reason="no sandbox here")
 
@@ -53,6 +54,12 @@ def try_write(student, path):
         return "written"
     except OSError as error:
         return type(error).__name__
+
+
+def loaded(student, name):
+    """Whether a module is imported already when the worker starts."""
+    import sys
+    return name in sys.modules
 
 
 def look(student):
@@ -217,3 +224,12 @@ def test_a_long_wait_on_one_connection_does_not_hold_up_another(tmp_path, zygote
         waited.stop()
         first.close()
         second.close()
+
+
+@needs_bubblewrap
+def test_a_worker_starts_with_the_student_libraries_imported(tmp_path, zygote):
+    worker = _worker(tmp_path, zygote)
+    try:
+        assert all(_value(worker.call("loaded", (name,))) for name in STUDENT_LIBRARIES)
+    finally:
+        worker.stop()

@@ -32,6 +32,7 @@ is closed in every child, and a worker cannot see the zygote's PID namespace.
 """
 
 import gc
+import importlib
 import json
 import os
 import resource
@@ -309,8 +310,22 @@ class Zygote:
             self._answer_waits()
 
 
+# Libraries the exercises' student code uses besides torch, imported once here rather than in
+# every worker (torchvision's transforms alone take one to two seconds); skipped if not installed.
+STUDENT_LIBRARIES = ("torchvision.transforms.v2",)
+
+
+def _import_student_libraries():
+    for name in STUDENT_LIBRARIES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def main(control_fd):
     control = socket.socket(fileno=control_fd)
+    _import_student_libraries()
     # The guard's dispatch and function modes import much of torch on first use (about two
     # seconds): a guard that is never installed and whose patterns match nothing pays it here.
     nothing = ("_kit_warm_up_matches_nothing",)
