@@ -160,3 +160,22 @@ def test_a_dask_cluster_grades_the_class_to_the_same_csv(graded_class, tmp_path)
                              progress=False, echo=lambda line: None)
     assert status == 0
     assert (tmp_path / "dask" / "grades.csv").read_text() == (out / "grades.csv").read_text()
+
+
+def test_a_grading_server_whose_zygote_stopped_starts_another_for_the_next_child():
+    from coursekit.batch.server import _Children
+    from coursekit.grading.sandbox import Isolation
+    from coursekit.grading.zygote import Zygote
+    started = []
+    children = _Children(lambda: started.append(Zygote(Isolation("none"), 1 << 20)) or started[-1])
+    try:
+        first = children.shared
+        first.process.kill()                    # as the kernel's OOM killer might
+        first.process.wait()
+        connection = children.connection()
+        assert connection is not None and children.shared is not first and children.shared.alive
+        assert connection.reset() == 0 and len(started) == 2       # the new zygote answers
+        connection.close()
+    finally:
+        for zygote in started:
+            zygote.close()

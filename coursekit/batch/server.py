@@ -51,8 +51,8 @@ def _run_child(argv, log_path, connection):
     os._exit(code)
 
 
-def _start_zygote(isolation_mode, course):
-    """The shared zygote, booting (it finishes while the server imports); None if it cannot start."""
+def _launch_zygote(isolation_mode, course):
+    """Start the shared zygote booting (it finishes while the server imports); None if it cannot start."""
     from coursekit.grading import zygote
     from coursekit.grading.sandbox import choose_isolation
     try:
@@ -60,6 +60,19 @@ def _start_zygote(isolation_mode, course):
                               course.sandbox.scratch_mb << 20, wait=False)
     except Exception as error:  # each run then starts its own, and reports what fails there
         print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+        return None
+
+
+def _ready(booting):
+    """The booting zygote once it serves, or None if it failed (the failure is printed)."""
+    from coursekit.grading import zygote
+    if booting is None:
+        return None
+    try:
+        return booting.ready()
+    except zygote.ZygoteFailure as error:
+        print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+        zygote._PRELOADED = None
         return None
 
 
@@ -76,20 +89,34 @@ def _preload():
 
 
 class _Children:
-    """The running children: start, reap, and kill past their limits."""
+    """The running children: start, reap, and kill past their limits.
 
-    def __init__(self, shared):
-        self.shared = shared
+    `start_zygote()` gives a ready shared zygote, or None; it is called again if the one in use
+    stops (killed for memory, say), so that later children still share one.
+    """
+
+    def __init__(self, start_zygote):
+        self._start_zygote = start_zygote
+        self.shared = start_zygote()
         self.running = {}       # pid -> (request id, deadline or None)
 
-    def start(self, request):
+    def connection(self):
+        """A zygote connection for the next child, or None (it then starts a zygote of its own)."""
         from coursekit.grading import zygote
-        connection = None
-        if self.shared is not None and self.shared.alive:
-            try:
-                connection = self.shared.connect()
-            except zygote.ZygoteFailure as error:
-                print(f"grading server: {error}", file=sys.stderr, flush=True)
+        if self.shared is not None and not self.shared.alive:
+            print("grading server: the shared zygote stopped; starting another", file=sys.stderr, flush=True)
+            self.shared.close()
+            self.shared = self._start_zygote()
+        if self.shared is None:
+            return None
+        try:
+            return self.shared.connect()
+        except zygote.ZygoteFailure as error:
+            print(f"grading server: {error}", file=sys.stderr, flush=True)
+            return None
+
+    def start(self, request):
+        connection = self.connection()
         child = os.fork()
         if child == 0:
             _run_child(request["argv"], request["log"], connection)
@@ -137,24 +164,23 @@ def _requests(selector, pending):
 def serve(isolation_mode, course_file):
     from coursekit.cli import course_problems
     from coursekit.config import load_course
-    from coursekit.grading import zygote
 
     course = load_course(course_file)
-    shared = _start_zygote(isolation_mode, course)
+    booting = _launch_zygote(isolation_mode, course)
     _preload()
     problems = course_problems(course)
     if problems:
         print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
         return
-    if shared is not None:
-        try:
-            shared.ready()
-        except zygote.ZygoteFailure as error:
-            print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
-            shared = zygote._PRELOADED = None
+    unused = [booting]
+
+    def shared_zygote():
+        """The zygote launched at the start the first time; a new one after that."""
+        return _ready(unused.pop() if unused else _launch_zygote(isolation_mode, course))
+
+    children = _Children(shared_zygote)
     gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
     print(json.dumps({"ready": True}), flush=True)
-    children = _Children(shared)
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ)
     pending = bytearray()
