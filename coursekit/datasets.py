@@ -78,3 +78,64 @@ def sparse_linear_regression(seed, *, num_features=200, train_size=20, val_size=
     X = torch.randn(train_size + val_size, num_features, generator=generator)
     y = 0.05 + 0.01 * X.sum(dim=1) + noise * torch.randn(train_size + val_size, generator=generator)
     return (X[:train_size], y[:train_size]), (X[train_size:], y[train_size:])
+
+
+def _bundled_sample_images_folder():
+    """scikit-learn's folder of sample photos (the one `load_sample_images` reads), found without
+    importing it, as for the digits. None if this version keeps them elsewhere."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "images"
+    return folder if (folder / "china.jpg").is_file() and (folder / "flower.jpg").is_file() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_photos():
+    """scikit-learn's two sample photos, china.jpg then flower.jpg, as uint8 (2, 3, 427, 640)."""
+    from PIL import Image
+
+    folder = _bundled_sample_images_folder()
+    if folder is None:
+        from sklearn.datasets import load_sample_images
+        arrays = load_sample_images().images
+    else:
+        arrays = []
+        for name in ("china.jpg", "flower.jpg"):
+            with Image.open(folder / name) as image:
+                arrays.append(np.asarray(image.convert("RGB")))
+    return torch.stack([torch.as_tensor(np.array(array)).permute(2, 0, 1) for array in arrays]).contiguous()
+
+
+def sample_photos():
+    """scikit-learn's two bundled photos (a Chinese temple, a flower): uint8 (2, 3, 427, 640)."""
+    return _sample_photos().clone()
+
+
+def photo_crops(count, height, width, *, seed, downscale=4):
+    """`count` small RGB images cut from the sample photos: uint8 (count, 3, height, width).
+
+    Each photo is first shrunk `downscale` times (average pooling, so a small crop still shows
+    edges and texture rather than one flat colour); crops then alternate between the two photos,
+    at positions drawn from `seed`.
+    """
+    photos = _sample_photos().float()
+    if downscale > 1:
+        photos = torch.nn.functional.avg_pool2d(photos, downscale)
+    photos = photos.round().to(torch.uint8)
+    generator = torch.Generator().manual_seed(seed)
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        top = int(torch.randint(photo.shape[1] - height + 1, (), generator=generator))
+        left = int(torch.randint(photo.shape[2] - width + 1, (), generator=generator))
+        crops.append(photo[:, top:top + height, left:left + width])
+    return torch.stack(crops).contiguous()
+
+
+def digit_images(count, *, seed):
+    """`count` distinct digits drawn at random: float32 images (count, 1, 8, 8) in [0, 1] and
+    their int64 labels (count,)."""
+    features, labels = _digits()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[:count]
+    return features[order].reshape(count, 1, 8, 8).clone(), labels[order].clone()
