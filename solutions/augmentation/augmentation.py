@@ -45,7 +45,7 @@ def _log_gamma_sample(shape, generator):
     """
     log_boost = 0.0
     if shape < 1.0:
-        uniform = 1.0 - torch.rand((), generator=generator, dtype=torch.float64).item()   # in (0, 1]
+        uniform = 1.0 - torch.rand((), generator=generator, dtype=torch.float64).item()  # (0, 1]
         log_boost = math.log(uniform) / shape
         shape += 1.0
     d = shape - 1.0 / 3.0
@@ -112,7 +112,7 @@ class Cutout(nn.Module):
         self.size, self.p, self.fill = size, p, float(fill)
 
     def forward(self, x):
-        ### BEGIN SOLUTION: with probability p, set one clipped size x size square to fill
+        ### BEGIN SOLUTION: with probability p, set one clipped square to fill
         out = x.clone()
         if self.p < 1.0 and torch.rand(()).item() >= self.p:
             return out
@@ -178,7 +178,7 @@ def mixup(x, y, alpha=0.2, num_classes=None, generator=None):
 
 
 def cutmix(x, y, alpha=1.0, num_classes=None, generator=None):
-    """CutMix (Yun et al., 2019): paste a box of each image's partner into it; mix the labels by area.
+    """CutMix (Yun et al., 2019): paste a box of each image's partner; mix the labels by area.
 
     Args: as in `mixup`, with x of shape (B, C, H, W).
     Returns:
@@ -195,7 +195,7 @@ def cutmix(x, y, alpha=1.0, num_classes=None, generator=None):
         y_soft = (1 - pasted) * onehot(y) + pasted * onehot(y[perm])
     The labels must use the area actually pasted, not lam: clipping makes the box smaller.
     """
-    ### BEGIN SOLUTION: paste one clipped box from each partner; weight the labels by its area
+    ### BEGIN SOLUTION: paste one clipped box from the partners; weight labels by area
     targets = _soft_labels(y, num_classes, x.dtype)
     height, width = x.shape[-2], x.shape[-1]
     lam = sample_beta(alpha, generator)
@@ -215,7 +215,7 @@ def cutmix(x, y, alpha=1.0, num_classes=None, generator=None):
 
 
 def soft_cross_entropy(logits, y_soft):
-    """Cross-entropy against soft labels: the batch mean of -sum_k y_soft[:, k] * log_softmax(logits)[:, k].
+    """Cross-entropy against soft labels: the batch mean of -sum_k y_soft * log_softmax(logits).
 
     Args:
         logits: float (B, K). y_soft: float (B, K), rows summing to 1.
@@ -225,7 +225,7 @@ def soft_cross_entropy(logits, y_soft):
     Hint: F.log_softmax(logits, dim=1) is stable for large logits; torch.log(softmax(...))
     gives log(0) = -inf, and 0 * -inf = NaN.
     """
-    ### BEGIN SOLUTION: the mean over the batch of the per-sample soft cross-entropy
+    ### BEGIN SOLUTION: the batch mean of the per-sample soft cross-entropy
     return -(y_soft * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     ### END SOLUTION
 
@@ -236,7 +236,7 @@ def _to_normalised_float(mean, std):
     Returns a list of two v2 transforms: v2.ToDtype(torch.float32, scale=True) and
     v2.Normalize(mean=mean, std=std).
     """
-    ### BEGIN SOLUTION: scale to float32 in [0, 1], then normalise with mean and std
+    ### BEGIN SOLUTION: scale to float32 in [0, 1], then normalise
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean=list(mean), std=list(std))]
     ### END SOLUTION
 
@@ -262,7 +262,7 @@ def build_transforms(train, *, mean, std, image_size):
     global RNG (every v2 transform does), so torch.manual_seed repeats a call.
     Only the training data is augmented: evaluation measures the model on the images as they are.
     """
-    ### BEGIN SOLUTION: compose the random training or the deterministic evaluation pipeline
+    ### BEGIN SOLUTION: compose the training or the evaluation pipeline
     if train:
         steps = [v2.ToImage(), v2.RandomResizedCrop(image_size, scale=(0.5, 1.0), antialias=True),
                  v2.RandomHorizontalFlip(), *_to_normalised_float(mean, std),
