@@ -52,6 +52,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_dropout.py
 	$(BIN)/python benchmarks/bench_weight_decay.py
 	$(BIN)/python benchmarks/bench_early_stopping.py
+	$(BIN)/python benchmarks/bench_augmentation.py
 	$(BIN)/python benchmarks/bench_grade_class.py
 
 clean:
