@@ -168,10 +168,6 @@ def serve(isolation_mode, course_file):
     course = load_course(course_file)
     booting = _launch_zygote(isolation_mode, course)
     _preload()
-    problems = course_problems(course)
-    if problems:
-        print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
-        return
     unused = [booting]
 
     def shared_zygote():
@@ -179,6 +175,11 @@ def serve(isolation_mode, course_file):
         return _ready(unused.pop() if unused else _launch_zygote(isolation_mode, course))
 
     children = _Children(shared_zygote)
+    # The zygote looks the forbidden classes up: it has torchvision imported, the server need not.
+    problems = course_problems(course, resolve=children.shared.resolve if children.shared else None)
+    if problems:
+        print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
+        return
     gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
     print(json.dumps({"ready": True}), flush=True)
     selector = selectors.DefaultSelector()

@@ -128,6 +128,12 @@ class ZygoteConnection:
         """Kill every worker of this connection still running (between two submissions)."""
         return self.request("reset")["killed"]
 
+    def resolve(self, name):
+        """Look a dotted name up in the zygote (ValueError if it names nothing there)."""
+        error = self.request("resolve", names=[name])["errors"].get(name)
+        if error is not None:
+            raise ValueError(error)
+
     def close(self):
         if self._control is not None:
             self._control.close()

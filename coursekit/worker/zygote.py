@@ -16,6 +16,9 @@ alongside):
     {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}   (answered later)
     {"op": "kill", "seq", "id"}                -> {"seq", "exit": code}   (kills, then reaps)
     {"op": "reset", "seq"}                     -> {"seq", "killed": n}   (this connection's workers)
+    {"op": "resolve", "seq", "names": [...]}   -> {"seq", "errors": {name: why}}
+        which dotted names (course.yml's forbidden classes) name nothing here, where the student
+        libraries are imported already
 
 A connection names only the workers it spawned. When one closes, its workers are killed; when
 the first one closes, the zygote exits.
@@ -248,6 +251,14 @@ class Zygote:
             return {"exit": self.kill(self._own(request["id"], owner))}
         if op == "reset":
             return {"killed": self.reset(owner)}
+        if op == "resolve":
+            errors = {}
+            for name in request["names"]:
+                try:
+                    guard.resolve(name)
+                except (ValueError, ImportError) as error:
+                    errors[name] = str(error)
+            return {"errors": errors}
         raise ValueError(f"unknown operation {op!r}")
 
     def _send(self, fd, reply):
