@@ -72,8 +72,7 @@ def _ready(booting):
         return booting.ready()
     except zygote.ZygoteFailure as error:
         print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
-        zygote._PRELOADED = None
-        return None
+        return None     # ready() closed it, so preloaded() no longer offers it
 
 
 def _preload():
