@@ -11,7 +11,6 @@ bitwise against the uninterrupted one. tests/test_early_stopping_effect.py check
 reference shows what these tests need on the grader's seeds and on many others.
 """
 
-import contextlib
 import math
 import weakref
 
@@ -21,7 +20,7 @@ from torch import nn
 
 from coursekit.datasets import noisy_digits
 from coursekit.grading.api import (GradingFailure, exercise, expect, expect_close, expect_equal, expect_number,
-                                   is_number, points)
+                                   is_number, one_thread, points)
 
 pytestmark = exercise("early_stopping")
 
@@ -358,17 +357,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.out(torch.relu(self.hidden(x[:, 1:])))
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Compute on one thread, as the worker does, so that replays match it bit for bit."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def validation_loss(state, val):

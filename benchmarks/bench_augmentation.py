@@ -12,20 +12,11 @@
    on 2 cores.
 """
 
-import importlib.util
 import time
 
 import torch
 
-from timing import ROOT, load_grader, load_reference, notebook_seconds, one_thread, report_grading
-
-
-def load_scenarios():
-    spec = importlib.util.spec_from_file_location("scenarios_augmentation",
-                                                  ROOT / "autograder" / "scenarios" / "augmentation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from timing import load_grader, load_reference, load_scenarios, notebook_seconds, one_thread, report_grading
 
 
 def seconds(function, *args, **kwargs):
@@ -37,7 +28,7 @@ def seconds(function, *args, **kwargs):
 def main():
     report_grading("augmentation", __doc__)
 
-    reference, grader, scenarios = load_reference("augmentation"), load_grader("augmentation"), load_scenarios()
+    reference, grader, scenarios = load_reference("augmentation"), load_grader("augmentation"), load_scenarios("augmentation")
     photo = grader.photos(1, 5, 12, 20)[0, :1]
     one_hot = torch.eye(8).reshape(8, 1, 2, 4)
     boxes = grader.cutmix_inputs(6, seed=21)

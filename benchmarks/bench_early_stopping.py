@@ -13,22 +13,12 @@
    on 2 cores.
 """
 
-import importlib.util
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from timing import ROOT, load_grader, load_reference, notebook_seconds, one_thread, report_grading
-
-
-def load_scenarios():
-    spec = importlib.util.spec_from_file_location("scenarios_early_stopping",
-                                                  ROOT / "autograder" / "scenarios" / "early_stopping.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from timing import load_grader, load_reference, load_scenarios, notebook_seconds, one_thread, report_grading
 
 
 def run_seconds(scenarios, reference, setup, **options):
@@ -40,7 +30,7 @@ def run_seconds(scenarios, reference, setup, **options):
 def main():
     report_grading("early_stopping", __doc__)
 
-    reference, grader, scenarios = load_reference("early_stopping"), load_grader("early_stopping"), load_scenarios()
+    reference, grader, scenarios = load_reference("early_stopping"), load_grader("early_stopping"), load_scenarios("early_stopping")
     early = grader.fit_setup(grader.EARLY_STOP_SEED, grader.EARLY_STOP)
     late = grader.fit_setup(grader.MAX_EPOCHS_SEED, grader.MAX_EPOCHS)
     interruption = {"interrupt_after": grader.INTERRUPT_AFTER_EPOCHS * grader.batches_per_epoch(late),

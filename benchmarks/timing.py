@@ -1,7 +1,6 @@
 """Timings every exercise's benchmark takes: grading the reference, executing its notebook."""
 
 import argparse
-import contextlib
 import os
 import statistics
 import subprocess
@@ -12,7 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from references import load_grader, load_reference  # noqa: E402,F401  (the kit's tests' loaders)
+from references import load_grader, load_reference, load_scenarios  # noqa: E402,F401  (the kit's tests' loaders)
+
+from coursekit.grading.threads import one_thread  # noqa: E402,F401  (as the graders use it)
 
 
 def grading_seconds(exercise_id, repeats):
@@ -56,16 +57,3 @@ def notebook_seconds(exercise_id):
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
     return time.perf_counter() - started
-
-
-@contextlib.contextmanager
-def one_thread():
-    """Run torch on one thread, as the grader's worker does."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

@@ -1,9 +1,9 @@
 import sys
 
 import pytest
-import torch
 
 from coursekit import paths
+from coursekit.grading import threads
 
 sys.path.insert(0, str(paths.REPO_ROOT / "tests"))
 
@@ -11,7 +11,5 @@ sys.path.insert(0, str(paths.REPO_ROOT / "tests"))
 @pytest.fixture
 def one_thread():
     """Run torch on one thread, as the grader's worker does (and leave the other test workers room)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with threads.one_thread():
+        yield

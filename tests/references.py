@@ -22,6 +22,11 @@ def load_reference(exercise_id):
     return _import_file(paths.SOLUTIONS / exercise_id / f"{exercise_id}.py", f"reference_{exercise_id}")
 
 
+def load_scenarios(exercise_id):
+    """autograder/scenarios/<id>.py, the functions the worker runs, imported here to run in-process."""
+    return _import_file(paths.AUTOGRADER / "scenarios" / f"{exercise_id}.py", f"scenarios_{exercise_id}")
+
+
 def load_grader(exercise_id):
     """The grader module, for the constants it grades with."""
     return _import_file(grader_file(exercise_id), f"grader_{exercise_id}")

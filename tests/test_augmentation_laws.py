@@ -8,15 +8,13 @@ reference, driven through the graders' own scenarios in this process, passes eac
 on 40 other seeds.
 """
 
-import importlib.util
 import math
 
 import pytest
 import torch
 
-from references import load_grader, load_reference
+from references import load_grader, load_reference, load_scenarios
 
-from coursekit import paths
 from coursekit.grading.record import to_record
 
 pytestmark = pytest.mark.usefixtures("one_thread")     # as the grader's worker runs
@@ -25,18 +23,11 @@ GRADER = load_grader("augmentation")
 OTHER_SEEDS = range(100, 140)
 
 
-def _scenarios():
-    spec = importlib.util.spec_from_file_location("scenarios_augmentation", paths.AUTOGRADER / "scenarios" / "augmentation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class InProcess:
     """The reference behind the graders' `student` interface, with no worker in between."""
 
     def __init__(self):
-        self.module, self.scenarios = load_reference("augmentation"), _scenarios()
+        self.module, self.scenarios = load_reference("augmentation"), load_scenarios("augmentation")
 
     def run(self, scenario, *args, **kwargs):
         return to_record(getattr(self.scenarios, scenario)(self.module, *args, **kwargs))

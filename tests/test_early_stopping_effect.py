@@ -13,13 +13,9 @@ noisy digits:
   best weights back, ends with other weights (tests/mutants/early_stopping.yml proves they do).
 """
 
-import importlib.util
-
 import pytest
 
-from references import load_grader, load_reference
-
-from coursekit import paths
+from references import load_grader, load_reference, load_scenarios
 
 pytestmark = pytest.mark.usefixtures("one_thread")     # train as the grader's worker does
 
@@ -27,15 +23,7 @@ GRADER = load_grader("early_stopping")
 REFERENCE = load_reference("early_stopping")
 
 
-def _scenarios():
-    path = paths.AUTOGRADER / "scenarios" / "early_stopping.py"
-    spec = importlib.util.spec_from_file_location("scenarios_early_stopping", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCENARIOS = _scenarios()
+SCENARIOS = load_scenarios("early_stopping")
 
 
 @pytest.fixture(autouse=True)
