@@ -94,3 +94,29 @@ def test_a_run_stopped_early_still_reports_every_selected_test(tmp_path, stub_gr
     assert len(results["tests"]) == sum(test["tags"][0] == "batchnorm" for test in stub_grading[0]["tests"])
     assert sum(t["extra_data"]["status"] == "not graded" and t["output"] == "this test did not run"
                for t in results["tests"]) == len(results["tests"]) - 1
+
+
+class _Item:
+    """What the teardown hook reads of a pytest item: its exercise marker and the config."""
+
+    def __init__(self, exercise_id, config):
+        self.exercise_id, self.config = exercise_id, config
+
+    def get_closest_marker(self, name):
+        return pytest.mark.exercise(self.exercise_id).mark if name == "exercise" else None
+
+
+def test_a_run_over_several_exercises_stops_each_worker_after_its_last_test():
+    from coursekit.grading import plugin
+
+    class Session:
+        closed = []
+
+        def close_student(self, exercise_id):
+            self.closed.append(exercise_id)
+
+    config = type("Config", (), {"stash": {plugin._SESSION: Session()}})()
+    items = [_Item(exercise_id, config) for exercise_id in ("batchnorm", "batchnorm", "dropout", "dropout")]
+    for item, nextitem in zip(items, items[1:] + [None]):
+        plugin.pytest_runtest_teardown(item, nextitem)
+    assert Session.closed == ["batchnorm", "dropout"]

@@ -62,6 +62,19 @@ def loaded(student, name):
     return name in sys.modules
 
 
+def exit_once_waiting(student):
+    """Fork a child that keeps every pipe open and sleeps, then end the worker once it waits."""
+    import sys, threading, time
+    if os.fork() == 0:
+        time.sleep(300)
+        os._exit(0)
+    def exit_when_waiting(main=threading.main_thread().ident):
+        while sys._current_frames()[main].f_code.co_name != "_read_exactly":
+            time.sleep(0.001)
+        os._exit(0)
+    threading.Thread(target=exit_when_waiting, daemon=True).start()
+
+
 def look(student):
     """What a worker sees: processes, /tmp, its working folder, its uid and capabilities."""
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -152,6 +165,21 @@ def test_a_worker_that_kills_everything_it_can_leaves_the_zygote_serving(tmp_pat
         assert len(_value(second.call("look"))[0]) == 2
     finally:
         second.stop()
+
+
+@needs_bubblewrap
+def test_a_worker_that_ends_between_calls_is_seen_without_asking_the_zygote(tmp_path, zygote):
+    """Its namespace ends with it, so the child still holding its pipes goes too, and the pipe closes."""
+    worker = _worker(tmp_path, zygote)
+    try:
+        assert worker.alive
+        assert _value(worker.call("exit_once_waiting")) is None
+        deadline = time.monotonic() + 10
+        while worker.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not worker.alive
+    finally:
+        worker.stop()
 
 
 @needs_bubblewrap

@@ -27,8 +27,8 @@ from coursekit.grading.submission import locate_module_file
 from coursekit.grading.zygote import Zygote, preloaded
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
-           "pytest_collection_finish", "student", "pytest_runtest_makereport",
-           "pytest_runtest_makereport_recorded", "pytest_terminal_summary", "pytest_sessionfinish"]
+           "pytest_collection_finish", "student", "pytest_runtest_makereport", "pytest_runtest_makereport_recorded",
+           "pytest_runtest_teardown", "pytest_terminal_summary", "pytest_sessionfinish"]
 
 _SESSION = pytest.StashKey()
 
@@ -79,6 +79,11 @@ class GradingSession:
                 handle = Student(exercise_config, spec, self.zygote)
             self.students[exercise_id] = handle
         return self.students[exercise_id]
+
+    def close_student(self, exercise_id):
+        """Stop the worker of an exercise whose tests are done (a later test would start another)."""
+        if exercise_id in self.students:
+            self.students[exercise_id].close()
 
     def close(self):
         for handle in self.students.values():
@@ -269,6 +274,19 @@ def pytest_runtest_makereport_recorded(item, call):
     grading = item.config.stash[_SESSION]
     if report.when == "call" or (report.when == "setup" and not report.passed):
         grading.outcomes.append(_outcome(item, report))
+
+
+def _exercise_of(item):
+    marker = item.get_closest_marker("exercise") if item is not None else None
+    return marker.args[0] if marker is not None else None
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Stop an exercise's worker after its last test: a run over many exercises keeps one at a time."""
+    exercise_id = _exercise_of(item)
+    grading = item.config.stash.get(_SESSION, None)
+    if grading is not None and exercise_id is not None and _exercise_of(nextitem) != exercise_id:
+        grading.close_student(exercise_id)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -9,6 +9,7 @@ filling a disk.
 
 import collections
 import os
+import select
 import shutil
 import signal
 import tempfile
@@ -186,7 +187,13 @@ class WorkerProcess:
 
     @property
     def alive(self):
-        return self.worker_id is not None and self.zygote.poll(self.worker_id) is None
+        """Whether the worker waits for a request: its reply pipe is neither closed nor holding bytes
+        sent out of turn. A local check, with no round trip to the zygote: a worker that ended
+        (and, in its own PID namespace, every process it started) has closed the pipe."""
+        if self.worker_id is None or self._reply_fd is None:
+            return False
+        readable, _, _ = select.select([self._reply_fd], [], [], 0)
+        return not readable
 
     def stop(self):
         """Kill the worker and everything it started, and remove its scratch folder."""
