@@ -8,7 +8,7 @@ import pytest
 
 from coursekit import paths
 from coursekit.batch.csv_export import class_rows
-from coursekit.batch.grade_class import ClassOptions, grade_class, grade_submission
+from coursekit.batch.grade_class import ClassOptions, grade_class, grade_submission, plan
 from coursekit.batch.layout import LayoutError, find_submissions
 from coursekit.cli import main as coursekit_main
 from coursekit.config import load_course
@@ -56,13 +56,25 @@ def test_a_student_with_no_results_gets_blank_scores_and_the_reason():
     assert rows[1]["total"] == "" and rows[1]["status"] == "grader failed: it broke"
 
 
-def test_exercises_graded_side_by_side_merge_into_the_one_run_results(tmp_path):
+def test_exercises_graded_apart_merge_into_the_one_run_results(tmp_path):
     whole, _ = grade(solutions=True, tmp_path=tmp_path)
-    merged = grade_submission(paths.SOLUTIONS, ClassOptions())
-    assert not merged.problem and merged.results["score"] == merged.results["max_score"] > 0
-    for results in (whole, merged.results):
+    together = grade_submission(paths.SOLUTIONS, ClassOptions())
+    apart = grade_submission(paths.SOLUTIONS, ClassOptions(), apart=True)
+    assert not apart.problem and apart.results["score"] == apart.results["max_score"] > 0
+    for results in (whole, together.results, apart.results):
         results.pop("execution_time")
-    assert merged.results == whole
+    assert apart.results == whole
+    assert together.results == whole
+
+
+def test_whole_submissions_run_first_and_the_last_students_are_graded_one_exercise_per_run():
+    course = load_course(paths.COURSE_FILE)
+    runs = plan(["a", "b", "c", "d"], course.exercises, jobs=2)
+    assert [(student, exercises) for student, exercises in runs[:2]] == [("a", list(course.exercises)),
+                                                                         ("b", list(course.exercises))]
+    assert [(student, [e.id for e in exercises]) for student, exercises in runs[2:]] == \
+        [(student, [exercise.id]) for student in "cd" for exercise in course.exercises]
+    assert all(len(exercises) == 1 for _, exercises in plan(["a"], course.exercises, jobs=4))
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 """Grade a class: every student folder, in parallel, resumable, with a results.json each and a CSV.
 
-Each exercise of each submission is graded by the real grader (`pytest autograder/test_<id>.py`),
-run in a fresh fork of this process's grading server, which has torch, the harness and a zygote
-loaded already (server.py); the student's code still runs in a sandbox of its own. Locally,
-`jobs` exercises are graded side by side, so one submission's exercises run in parallel too; a
-student's results are merged into one results.json once all of them are graded. With a Dask
-scheduler address, each submission's files travel to a Dask worker, which grades them the same
-way and sends the results back.
+Submissions are graded by the real graders (`pytest autograder/test_<id>.py ...`), each run in a
+fresh fork of this process's grading server, which has torch, the harness and a zygote loaded
+already (server.py); the student's code still runs in a sandbox of its own. Locally, `jobs` runs
+go side by side. A run grades a whole submission, which pays pytest's start once per student;
+the last `jobs` students are graded one exercise per run instead, so that the lanes end together
+and a lone submission's exercises run in parallel. A student's results are merged into one
+results.json once all of them are graded. With a Dask scheduler address, each submission's files
+travel to a Dask worker, which grades them the same way and sends the results back.
 
 Output, under `out`:
     <student>/results.json   Gradescope's results, plus extra_data.batch (grader fingerprint)
@@ -85,24 +86,29 @@ def _server(options):
         return _SERVERS[key]
 
 
-def _failure(exercise_id, results, code, seconds):
+def _failure(exercise_ids, results, code, seconds):
+    names = ", ".join(exercise_ids)
     if code is None:
-        return f"grading {exercise_id} took longer than {seconds:g} s and was stopped"
+        return f"grading {names} took longer than {seconds:g} s and was stopped"
     if results is None or code not in (0, 1):
-        return f"the {exercise_id} grader failed (pytest exit code {code}); see grading.log"
+        return f"the {names} grader failed (pytest exit code {code}); see grading.log"
     broken = [test["extra_data"]["test"] for test in results["tests"] if test["extra_data"]["status"] == "grader error"]
     if broken:
         return f"grader error in {len(broken)} test(s), first {broken[0]}; see grading.log"
     return ""
 
 
-def grade_exercise(folder, exercise, options):
-    """Grade one exercise of one student's folder with this process's grading server: a Graded."""
-    seconds = options.limit(exercise)
+def grade_exercises(folder, exercises, options):
+    """Grade some exercises of one student's folder in one pytest run of this process's grading server.
+
+    The run may take as long as the exercises' limits added up. Returns a Graded.
+    """
+    seconds = sum(options.limit(exercise) for exercise in exercises)
+    ids = [exercise.id for exercise in exercises]
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as scratch:
         results_path, log_path = Path(scratch) / "results.json", Path(scratch) / "grading.log"
-        argv = [str(paths.AUTOGRADER / f"test_{exercise.id}.py"), "-q", "-p", "no:cacheprovider",
-                "-p", "no:xdist", "-p", "no:logging", "--submission", str(folder),
+        argv = [*(str(paths.AUTOGRADER / f"test_{exercise_id}.py") for exercise_id in ids),
+                "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:logging", "--submission", str(folder),
                 "--results-json", str(results_path), "--course", options.course]
         if options.sandbox:
             argv += ["--sandbox", options.sandbox]
@@ -112,23 +118,40 @@ def grade_exercise(folder, exercise, options):
             return Graded(None, "", f"the grading server failed: {error}")
         results = json.loads(results_path.read_text()) if results_path.exists() else None
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    problem = _failure(exercise.id, results, code, seconds)
+    problem = _failure(ids, results, code, seconds)
     return Graded(results if not problem else None, log, problem)
 
 
 def combine(course, parts):
-    """One student's Graded from each exercise's, in course order: merged results, or the first problem."""
-    log = "".join(f"==== {exercise.id} ====\n{parts[exercise.id].log}" for exercise in course.exercises)
-    problems = [parts[exercise.id].problem for exercise in course.exercises if parts[exercise.id].problem]
+    """One student's Graded from its parts, {exercise ids: Graded}: merged results in course order,
+    or the first problem."""
+    ordered = sorted(parts.items(), key=lambda part: course.ids.index(part[0][0]))
+    log = "".join(f"==== {', '.join(ids)} ====\n{graded.log}" for ids, graded in ordered)
+    problems = [graded.problem for _, graded in ordered if graded.problem]
     if problems:
         return Graded(None, log, problems[0])
-    return Graded(merge_results([parts[exercise.id].results for exercise in course.exercises], course.ids), log)
+    return Graded(merge_results([graded.results for _, graded in ordered], course.ids), log)
 
 
-def grade_submission(folder, options):
-    """Grade every exercise of one student's folder, one after another; returns a Graded."""
+def grade_submission(folder, options, *, apart=False):
+    """Grade every exercise of one student's folder in one run (`apart`: one run per exercise,
+    one after another, merged); returns a Graded."""
     course = load_course(options.course)
-    return combine(course, {exercise.id: grade_exercise(folder, exercise, options) for exercise in course.exercises})
+    units = [[exercise] for exercise in course.exercises] if apart else [list(course.exercises)]
+    return combine(course, {tuple(e.id for e in unit): grade_exercises(folder, unit, options) for unit in units})
+
+
+def plan(submissions, exercises, jobs):
+    """The runs that grade `submissions`: [(submission, [exercises])], in the order to start them.
+
+    Whole submissions first (pytest starts once per student), then each exercise of the last
+    `jobs` students on its own, so that the runs still going at the end are short and every
+    lane is busy until then (a lone submission's exercises all run side by side).
+    """
+    apart = min(jobs, len(submissions))
+    whole = [(submission, list(exercises)) for submission in submissions[:len(submissions) - apart]]
+    return whole + [(submission, [exercise]) for submission in submissions[len(submissions) - apart:]
+                    for exercise in exercises]
 
 
 def grade_shipped(student, files, options):
@@ -221,17 +244,17 @@ class ClassGrading:
         write_class_csv(self.out / "grades.csv", self.course, self.graded)
 
     def run_local(self, jobs, progress):
-        """Grade (student, exercise) units, `jobs` at once, in student order; record each student when whole."""
+        """Grade the planned runs, `jobs` at once; record each student once all its exercises are in."""
         parts = {submission.student: {} for submission in self.todo}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_exercise, submission.folder, exercise, self.options):
-                       (submission.student, exercise.id)
-                       for submission in self.todo for exercise in self.course.exercises}
+            futures = {pool.submit(grade_exercises, submission.folder, exercises, self.options):
+                       (submission.student, tuple(exercise.id for exercise in exercises))
+                       for submission, exercises in plan(self.todo, self.course.exercises, jobs)}
             try:
                 for future in as_completed(futures):
-                    student, exercise_id = futures[future]
-                    parts[student][exercise_id] = future.result()
-                    if len(parts[student]) == len(self.course.exercises):
+                    student, ids = futures[future]
+                    parts[student][ids] = future.result()
+                    if sum(len(done) for done in parts[student]) == len(self.course.exercises):
                         self.record(student, combine(self.course, parts.pop(student)))
                         if progress is not None:
                             progress.update()
