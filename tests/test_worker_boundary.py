@@ -1,5 +1,6 @@
 """What crosses the worker boundary is data only, and the guard sees forbidden APIs however reached."""
 
+import fnmatch
 import io
 import os
 import pickle
@@ -118,6 +119,16 @@ def test_forbidden_operators_are_refused_even_outside_the_python_hooks():
     finally:
         guard.uninstall_refusals()
     assert torch.isfinite(F.batch_norm(x, None, None, training=True)).all()
+
+
+def test_refusal_targets_are_every_matching_overload_at_every_computing_key():
+    from coursekit.worker.guard import _computing_keys, refusal_targets
+    patterns = ("aten::*dropout*", "aten::*rms_norm*")
+    expected = {(name, key) for name in torch._C._dispatch_get_all_op_names() if name.startswith("aten::")
+                and any(fnmatch.fnmatchcase(name.split(".", 1)[0], pattern) for pattern in patterns)
+                for key in _computing_keys() if torch._C._dispatch_has_kernel_for_dispatch_key(name, key)}
+    assert set(refusal_targets(patterns)) == expected
+    assert ("aten::native_dropout", "CPU") in expected and not any("add" in name for name, _ in expected)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

@@ -128,7 +128,8 @@ class WorkerProcess:
                 uid=worker_uid() if self.zygote.private else None,
                 rlimits=worker_rlimits(self.spec.limits, self.spec.cpu_seconds),
                 scratch_bytes=self.spec.limits.scratch_mb << 20, environment=clean_environment(home),
-                host_scratch=home, keep_under_tmp=python_roots_under_tmp())
+                host_scratch=home, keep_under_tmp=python_roots_under_tmp(),
+                refuse=list(self.spec.forbidden.get("operators", ())))
         except BaseException:
             for fd in (request_write, reply_read, output_read):
                 os.close(fd)

@@ -28,6 +28,7 @@ import contextlib
 import fnmatch
 import functools
 import importlib
+import re
 import warnings
 
 import torch
@@ -68,6 +69,23 @@ def _computing_keys():
     return tuple(keys)
 
 
+@functools.lru_cache(maxsize=None)
+def refusal_targets(patterns):
+    """The (operator overload, dispatch key) pairs `refuse_operators` covers for a tuple of patterns.
+
+    Every "aten::" overload whose name (before the dot) matches a pattern, at every key where it
+    has a kernel that computes. Tens of milliseconds to find, so the zygote finds them once,
+    before it forks the workers that refuse them (zygote.py).
+    """
+    matcher = re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
+    targets = []
+    for full_name in sorted(torch._C._dispatch_get_all_op_names()):
+        if full_name.startswith("aten::") and matcher.match(full_name.split(".", 1)[0]):
+            targets += [(full_name, key) for key in _computing_keys()
+                        if torch._C._dispatch_has_kernel_for_dispatch_key(full_name, key)]
+    return tuple(targets)
+
+
 def refuse_operators(patterns, hits):
     """Register refusing kernels for every operator overload whose name matches a pattern.
 
@@ -78,13 +96,8 @@ def refuse_operators(patterns, hits):
     library = torch.library.Library("aten", "IMPL")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # "overriding a previously registered kernel": the point
-        for full_name in sorted(torch._C._dispatch_get_all_op_names()):
-            base = full_name.split(".", 1)[0]
-            if not full_name.startswith("aten::") or not any(fnmatch.fnmatchcase(base, p) for p in patterns):
-                continue
-            for key in _computing_keys():
-                if torch._C._dispatch_has_kernel_for_dispatch_key(full_name, key):
-                    library.impl(full_name[len("aten::"):], _refusing_kernel(base, hits), key)
+        for full_name, key in refusal_targets(tuple(patterns)):
+            library.impl(full_name[len("aten::"):], _refusing_kernel(full_name.split(".", 1)[0], hits), key)
     return library
 
 

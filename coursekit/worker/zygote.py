@@ -9,9 +9,11 @@ alongside):
         a further connection, served like the first: each grading process that shares this
         zygote gets its own, so that answers never cross
     {"op": "spawn", "seq", "module", "scenarios", "uid", "rlimits", "scratch_bytes", "private",
-     "environment", "host_scratch", "keep_under_tmp"}
+     "environment", "host_scratch", "keep_under_tmp", "refuse"}
         with descriptors [request_read, reply_write, output_write, student_file, scenarios_file]
         -> {"seq", "id"}
+        "refuse": the operator patterns the worker will refuse (guard.py), whose targets the
+        zygote finds once and every later worker inherits
     {"op": "poll", "seq", "id"}                -> {"seq", "exit": code or None}
     {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}   (answered later)
     {"op": "kill", "seq", "id"}                -> {"seq", "exit": code}   (kills, then reaps)
@@ -165,6 +167,8 @@ class Zygote:
         self.closed = False
 
     def spawn(self, request, fds, owner):
+        if request.get("refuse"):
+            guard.refusal_targets(tuple(request["refuse"]))
         pid_read, pid_write = os.pipe()
         holder = os.fork()
         if holder == 0:
