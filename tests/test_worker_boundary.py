@@ -2,8 +2,11 @@
 
 import fnmatch
 import io
+import json
+import math
 import os
 import pickle
+import struct
 import time
 
 import pytest
@@ -20,12 +23,75 @@ class Exploit:
         return (os.system, ("touch /tmp/kit-exploit-ran",))
 
 
+def round_trip(message):
+    return wire.decode(wire.encode(message)[wire.HEADER.size:])
+
+
 def test_plain_data_and_tensors_round_trip():
     message = {"out": torch.arange(6.0).reshape(2, 3), "names": ["a", "b"], "n": 3, "none": None,
-               "dtype": torch.float64, "pair": (1, 2.5)}
-    decoded = wire.decode(wire.encode(message)[wire.HEADER.size:])
+               "dtype": torch.float64, "pair": (1, 2.5), 7: {"nan": math.nan, "big": 2 ** 80, "flag": False}}
+    decoded = round_trip(message)
     assert torch.equal(decoded["out"], message["out"]) and decoded["names"] == ["a", "b"]
-    assert decoded["dtype"] is torch.float64 and decoded["pair"] == (1, 2.5)
+    assert decoded["dtype"] is torch.float64 and decoded["pair"] == (1, 2.5) and type(decoded["pair"]) is tuple
+    assert decoded[7]["big"] == 2 ** 80 and math.isnan(decoded[7]["nan"]) and decoded[7]["flag"] is False
+    assert type(decoded["n"]) is int and type(decoded["pair"][1]) is float
+
+
+@pytest.mark.parametrize("tensor", [
+    torch.randn(3, 4, 5).permute(2, 0, 1),
+    torch.randn(2, 3, 4, 4).to(memory_format=torch.channels_last),
+    torch.randn(3, 1).expand(3, 5),
+    torch.arange(20.0)[5:15:2],
+    torch.tensor(3),
+    torch.zeros(0, 3),
+    torch.tensor([True, False]),
+    torch.randn(4, dtype=torch.bfloat16),
+    torch.randn(2, dtype=torch.complex64).conj(),
+    torch.randn(3, dtype=torch.float64, requires_grad=True),
+], ids=["transposed", "channels_last", "expanded", "sliced", "0-dim", "empty", "bool", "bfloat16", "conj",
+        "requires_grad"])
+def test_tensors_arrive_with_their_dtype_shape_strides_and_requires_grad(tensor):
+    decoded = round_trip({"x": tensor})["x"]
+    assert decoded.dtype == tensor.dtype and decoded.shape == tensor.shape and decoded.stride() == tensor.stride()
+    assert torch.equal(decoded.detach(), tensor.detach().resolve_conj())
+    assert decoded.requires_grad == tensor.requires_grad
+
+
+def test_what_is_not_plain_data_is_not_sent():
+    for value in (object(), {1, 2}, b"bytes", torch.nn.Linear(2, 2), torch.zeros(2).to_sparse()):
+        with pytest.raises(TypeError):
+            wire.encode({"value": value})
+
+
+def tampered(message, edit):
+    """The payload of `message` with its JSON skeleton edited (tensor bytes kept)."""
+    payload = wire.encode(message)[wire.HEADER.size:]
+    (length,) = struct.unpack(">I", payload[:4])
+    skeleton = edit(json.loads(payload[4:4 + length]))
+    text = json.dumps(skeleton).encode()
+    return struct.pack(">I", len(text)) + text + payload[4 + length:]
+
+
+def _set_tensor_field(index, value):
+    def edit(skeleton):
+        skeleton["dict"][0][1]["tensor"][index] = value
+        return skeleton
+    return edit
+
+
+@pytest.mark.parametrize("payload", [
+    tampered({"x": torch.zeros(4)}, _set_tensor_field(1, [5])),              # more elements than sent
+    tampered({"x": torch.zeros(4)}, _set_tensor_field(2, [-1])),             # a negative stride
+    tampered({"x": torch.zeros(4)}, _set_tensor_field(0, "object")),         # no such dtype
+    tampered({"x": torch.zeros(4)}, lambda s: {"pickle": s}),                 # an unknown tag
+    tampered({"x": 1}, lambda s: {"dict": [[[1], 2]]}),                       # an unhashable key
+    wire.encode({"x": torch.zeros(4)})[wire.HEADER.size:] + b"\0",          # bytes left over
+    wire.encode({"x": torch.zeros(4)})[wire.HEADER.size:-1],                # bytes missing
+], ids=["too many elements", "negative stride", "unknown dtype", "unknown tag", "unhashable key", "left over",
+        "cut short"])
+def test_a_malformed_message_is_refused(payload):
+    with pytest.raises(wire.WireError, match="unreadable message"):
+        wire.decode(payload)
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
