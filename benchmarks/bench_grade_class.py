@@ -10,6 +10,8 @@ cold start: Python, torch and the sandbox included) and through a grading server
 
 Targets (issue "Grade a whole class", on 2 cores): one full submission <= 10 s, 100 submissions
 <= 200 s. `--naive-students K` times the naive loop on the first K students only and scales it.
+The machine's speed is printed at the start and the end (timing.machine_speed): on a shared
+cloud machine it drifts, and timings compare only at like speeds.
 """
 
 import argparse
@@ -25,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_mutants import load_catalogue  # noqa: E402  (builds the catalogued submissions)
+
+from timing import machine_speed  # noqa: E402
 
 from coursekit import paths  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
@@ -102,6 +106,7 @@ def main():
     naive_count = min(args.naive_students or args.students, args.students)
     course = load_course(paths.COURSE_FILE)
     print(f"{len(os.sched_getaffinity(0))} cores, {args.jobs} jobs; exercises: {', '.join(course.ids)}")
+    print(f"machine speed: {machine_speed():.3f} s for the reference loop (about 0.35 s at full speed)")
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
         scratch = Path(scratch)
         counts = generate_class(scratch / "class", args.students)
@@ -123,6 +128,7 @@ def main():
         print(f"one full reference submission through grade-class: {single:.1f} s (target: 10 s)")
         warm = warm_seconds(scratch / "one", scratch / "one-warm", args.jobs)
         print(f"the same, once the grading server runs (a regrade in one process): {warm:.1f} s")
+    print(f"machine speed: {machine_speed():.3f} s for the reference loop, at the end")
 
 
 if __name__ == "__main__":
