@@ -87,8 +87,9 @@ def _set_tensor_field(index, value):
     tampered({"x": 1}, lambda s: {"dict": [[[1], 2]]}),                       # an unhashable key
     wire.encode({"x": torch.zeros(4)})[wire.HEADER.size:] + b"\0",          # bytes left over
     wire.encode({"x": torch.zeros(4)})[wire.HEADER.size:-1],                # bytes missing
+    struct.pack(">I", wire.MAX_SKELETON_BYTES + 1) + b"[" + b"1," * (wire.MAX_SKELETON_BYTES // 2) + b"1]",
 ], ids=["too many elements", "negative stride", "unknown dtype", "unknown tag", "unhashable key", "left over",
-        "cut short"])
+        "cut short", "oversized plain data"])
 def test_a_malformed_message_is_refused(payload):
     with pytest.raises(wire.WireError, match="unreadable message"):
         wire.decode(payload)

@@ -28,6 +28,7 @@ import torch
 HEADER = struct.Struct(">Q")
 _SKELETON = struct.Struct(">I")
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_SKELETON_BYTES = 8 * 1024 * 1024    # the plain data around the tensors: a reply's is a few KB
 _MAX_DEPTH = 64
 DTYPES = {str(dtype).removeprefix("torch."): dtype for dtype in (
     torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16,
@@ -92,6 +93,8 @@ def encode(message):
 class _Reader:
     def __init__(self, payload):
         (length,) = _SKELETON.unpack_from(payload)
+        if length > MAX_SKELETON_BYTES:
+            raise ValueError(f"{length} bytes of plain data, over the {MAX_SKELETON_BYTES}-byte limit")
         self.skeleton = json.loads(payload[_SKELETON.size:_SKELETON.size + length])
         self.data = memoryview(payload)[_SKELETON.size + length:]
         self.position = 0
