@@ -91,7 +91,8 @@ def _failure(exercise_ids, results, code, seconds):
     if code is None:
         return f"grading {names} took longer than {seconds:g} s and was stopped"
     if results is None or code not in (0, 1):
-        return f"the {names} grader failed (pytest exit code {code}); see grading.log"
+        graders = f"the {names} grader" if len(exercise_ids) == 1 else f"the graders of {names}"
+        return f"{graders} failed (pytest exit code {code}); see grading.log"
     broken = [test["extra_data"]["test"] for test in results["tests"] if test["extra_data"]["status"] == "grader error"]
     if broken:
         return f"grader error in {len(broken)} test(s), first {broken[0]}; see grading.log"
