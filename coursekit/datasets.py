@@ -112,6 +112,15 @@ def sample_photos():
     return _sample_photos().clone()
 
 
+@functools.lru_cache(maxsize=4)
+def _shrunk_photos(downscale):
+    """The sample photos shrunk `downscale` times by average pooling: uint8 (2, 3, H, W); read only."""
+    photos = _sample_photos().float()
+    if downscale > 1:
+        photos = torch.nn.functional.avg_pool2d(photos, downscale)
+    return photos.round().to(torch.uint8)
+
+
 def photo_crops(count, height, width, *, seed, downscale=4):
     """`count` small RGB images cut from the sample photos: uint8 (count, 3, height, width).
 
@@ -119,10 +128,7 @@ def photo_crops(count, height, width, *, seed, downscale=4):
     edges and texture rather than one flat colour); crops then alternate between the two photos,
     at positions drawn from `seed`.
     """
-    photos = _sample_photos().float()
-    if downscale > 1:
-        photos = torch.nn.functional.avg_pool2d(photos, downscale)
-    photos = photos.round().to(torch.uint8)
+    photos = _shrunk_photos(downscale)
     generator = torch.Generator().manual_seed(seed)
     crops = []
     for index in range(count):

@@ -81,10 +81,11 @@ def _preload():
     import yaml  # noqa: F401
 
     import coursekit.grading.plugin  # noqa: F401
-    from coursekit.datasets import _digits
+    from coursekit.datasets import _digits, _shrunk_photos
     from coursekit.worker.serve import warm_torch
     warm_torch()
     _digits()       # the graders' data, read once for every child
+    _shrunk_photos(4)
 
 
 class _Children:
