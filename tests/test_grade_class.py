@@ -191,3 +191,15 @@ def test_a_grading_server_whose_zygote_stopped_starts_another_for_the_next_child
     finally:
         for zygote in started:
             zygote.close()
+
+
+def test_a_grading_server_leaves_no_staged_files_behind(tmp_path, monkeypatch):
+    from coursekit.batch.server import GradingServer
+    monkeypatch.setenv("TMPDIR", str(tmp_path))     # where the server's zygote stages its files
+    server = GradingServer()
+    server.start()
+    try:
+        assert [path.name for path in tmp_path.iterdir() if path.name.startswith("kit-zygote-")]
+    finally:
+        server.close()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith("kit-zygote-")]

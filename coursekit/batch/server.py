@@ -147,6 +147,13 @@ class _Children:
             os.waitpid(child, 0)
         self.running.clear()
 
+    def close(self):
+        """Kill what still runs, then stop the shared zygote (which removes its staged files)."""
+        self.kill_all()
+        if self.shared is not None:
+            self.shared.close()
+            self.shared = None
+
 
 def _requests(selector, pending):
     """The complete lines stdin holds now, as requests; None at its end."""
@@ -175,17 +182,17 @@ def serve(isolation_mode, course_file):
         return _ready(unused.pop() if unused else _launch_zygote(isolation_mode, course))
 
     children = _Children(shared_zygote)
-    # The zygote looks the forbidden classes up: it has torchvision imported, the server need not.
-    problems = course_problems(course, resolve=children.shared.resolve if children.shared else None)
-    if problems:
-        print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
-        return
-    gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
-    print(json.dumps({"ready": True}), flush=True)
-    selector = selectors.DefaultSelector()
-    selector.register(0, selectors.EVENT_READ)
-    pending = bytearray()
     try:
+        # The zygote looks the forbidden classes up: it has torchvision imported, the server need not.
+        problems = course_problems(course, resolve=children.shared.resolve if children.shared else None)
+        if problems:
+            print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)
+            return
+        gc.freeze()     # what is loaded now stays: no child's collection walks or copies it again
+        print(json.dumps({"ready": True}), flush=True)
+        selector = selectors.DefaultSelector()
+        selector.register(0, selectors.EVENT_READ)
+        pending = bytearray()
         while True:
             requests = _requests(selector, pending)
             if requests is None:
@@ -195,7 +202,7 @@ def serve(isolation_mode, course_file):
             for request_id, code in children.finished():
                 print(json.dumps({"id": request_id, "exit": code}), flush=True)
     finally:
-        children.kill_all()
+        children.close()
 
 
 class GradingServerError(RuntimeError):
