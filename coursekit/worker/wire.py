@@ -11,9 +11,10 @@ one tagged value:
     {"tuple": [...]}                 a tuple
     {"dict": [[key, value], ...]}    a dict (keys of any type the skeleton allows)
     {"dtype": "float32"}             a torch.dtype
-    {"tensor": [dtype, shape, strides, elements in its span, requires_grad]}   (its bytes: the next ones)
-A tensor travels as the span of its storage that it covers, so its strides (a transposed, an
-expanded or a channels-last tensor) arrive as they were sent.
+    {"tensor": [dtype, shape, strides, requires_grad]}   (its bytes: the next ones)
+A tensor travels as the span of its storage that it covers (`_span` elements, found from its
+shape and strides), so its strides (a transposed, an expanded or a channels-last tensor) arrive
+as they were sent.
 """
 
 import json
@@ -54,6 +55,13 @@ def _dtype_name(dtype):
     return name
 
 
+def _span(shape, strides):
+    """How many storage elements a tensor of this shape and these (non-negative) strides covers."""
+    if math.prod(shape) == 0:
+        return 0
+    return 1 + sum((size - 1) * stride for size, stride in zip(shape, strides))
+
+
 def _skeleton(value, buffers, depth=0):
     if depth > _MAX_DEPTH:
         raise TypeError("the message is nested too deeply")
@@ -64,11 +72,9 @@ def _skeleton(value, buffers, depth=0):
             raise TypeError(f"the wire carries dense tensors only, not {value.layout} ones")
         requires_grad = bool(value.requires_grad)
         value = value.detach().to("cpu").resolve_conj().resolve_neg()
-        span = 0 if value.numel() == 0 else 1 + sum((size - 1) * stride
-                                                      for size, stride in zip(value.shape, value.stride()))
-        covered = value.as_strided((span,), (1,), value.storage_offset()).contiguous()
+        covered = value.as_strided((_span(value.shape, value.stride()),), (1,), value.storage_offset()).contiguous()
         buffers.append(covered.view(torch.uint8) if covered.dtype != torch.uint8 else covered)
-        return {"tensor": [_dtype_name(value.dtype), list(value.shape), list(value.stride()), span, requires_grad]}
+        return {"tensor": [_dtype_name(value.dtype), list(value.shape), list(value.stride()), requires_grad]}
     if isinstance(value, torch.dtype):
         return {"dtype": _dtype_name(value)}
     if isinstance(value, list):
@@ -121,21 +127,17 @@ class _Reader:
             return result
         if tag == "dtype" and body in DTYPES:
             return DTYPES[body]
-        if tag == "tensor" and isinstance(body, list) and len(body) == 5:
+        if tag == "tensor" and isinstance(body, list) and len(body) == 4:
             return self.tensor(*body)
         raise ValueError(f"unknown tag {tag!r}")
 
-    def tensor(self, dtype_name, shape, strides, span, requires_grad):
+    def tensor(self, dtype_name, shape, strides, requires_grad):
         dtype = DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
-        counts = [*shape, *strides, span]
         if (dtype is None or not isinstance(shape, list) or not isinstance(strides, list)
-                or len(shape) != len(strides) or not all(type(n) is int and n >= 0 for n in counts)
+                or len(shape) != len(strides) or not all(type(n) is int and n >= 0 for n in (*shape, *strides))
                 or not isinstance(requires_grad, bool)):
             raise ValueError("a malformed tensor")
-        numel = math.prod(shape)
-        if span != (0 if numel == 0 else 1 + sum((size - 1) * stride for size, stride in zip(shape, strides))):
-            raise ValueError("a tensor whose strides do not fit its data")
-        size = span * dtype.itemsize
+        size = _span(shape, strides) * dtype.itemsize
         if self.position + size > len(self.data):
             raise ValueError("a tensor's data is cut short")
         chunk = self.data[self.position:self.position + size]
