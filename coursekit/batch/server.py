@@ -81,11 +81,10 @@ def _preload():
     import yaml  # noqa: F401
 
     import coursekit.grading.plugin  # noqa: F401
-    from coursekit.datasets import _digits, _shrunk_photos
+    from coursekit.datasets import read_bundled_data
     from coursekit.worker.serve import warm_torch
     warm_torch()
-    _digits()       # the graders' data, read once for every child
-    _shrunk_photos(4)
+    read_bundled_data()     # the graders' data, read once for every child
 
 
 class _Children:
