@@ -7,6 +7,7 @@
 
 import argparse
 import ast
+import signal
 import sys
 
 from coursekit import paths
@@ -50,12 +51,22 @@ def _grade_class(args, course):
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
     options = ClassOptions(course=str(course.path), sandbox=args.sandbox)
+    previous = signal.signal(signal.SIGTERM, _interrupt)     # `kill` ends the run as Ctrl-C does
     try:
         return grade_class(args.submissions, args.out, jobs=args.jobs, regrade=args.regrade,
-                           scheduler=args.scheduler, options=options, progress=not args.no_progress)
+                           scheduler=args.scheduler, options=options, progress=not args.no_progress,
+                           echo=lambda line: print(line, flush=True))
     except (LayoutError, GradingServerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None):

@@ -2,7 +2,12 @@
 
 import csv
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -15,6 +20,9 @@ from coursekit.config import load_course
 from grading import course_with, grade
 
 EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
+# `python -m coursekit ...` with Ctrl-C's usual handler, even where this test runs with SIGINT ignored
+RUN_WITH_CTRL_C = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "sys.argv[:] = sys.argv[1:]; runpy.run_module('coursekit', run_name='__main__')")
 
 
 def make_class(root):
@@ -203,3 +211,30 @@ def test_a_grading_server_leaves_no_staged_files_behind(tmp_path, monkeypatch):
     finally:
         server.close()
     assert not [path.name for path in tmp_path.iterdir() if path.name.startswith("kit-zygote-")]
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behind(tmp_path, stop):
+    root, out, scratch = tmp_path / "class", tmp_path / "out", tmp_path / "tmp"
+    for number in range(12):
+        (root / f"s{number:02d}").mkdir(parents=True)
+        shutil.copy(paths.SOLUTIONS / "batchnorm" / "batchnorm.py", root / f"s{number:02d}")
+    scratch.mkdir()
+    argv = ["coursekit", "grade-class", str(root), "--out", str(out), "--jobs", "1", "--no-progress"]
+    run = subprocess.Popen([sys.executable, "-c", RUN_WITH_CTRL_C, *argv], cwd=paths.REPO_ROOT, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(scratch)})
+    try:
+        while not list(out.glob("*/results.json")) and run.poll() is None:
+            time.sleep(0.02)
+        run.send_signal(stop)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 130, output
+    saved = sorted(path.parent.name for path in out.glob("*/results.json"))
+    assert f"interrupted: {len(saved)} of 12 submission(s) were graded and saved" in output
+    assert 1 <= len(saved) < 12
+    assert [row["student"] for row in read_csv(out / "grades.csv")] == saved
+    assert all(json.loads((out / student / "results.json").read_text())["score"] > 0 for student in saved)
+    assert "Traceback" not in output
+    assert not list(scratch.glob("kit-*"))      # no grading's or zygote's temporary folder is left

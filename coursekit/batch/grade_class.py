@@ -181,6 +181,15 @@ def shipped_files(folder, course):
     return files
 
 
+def _stop_server(options):
+    """Stop this process's grading server for `options` now: the gradings it runs end unfinished,
+    and a grading that had yet to start fails instead of starting another server."""
+    with _SERVERS_LOCK:
+        server = _SERVERS.pop((options.sandbox, options.course), None)
+    if server is not None:
+        server.stop()
+
+
 @atexit.register
 def close_servers():
     """Stop this process's grading servers (they are kept between runs, and end with it)."""
@@ -208,6 +217,7 @@ class ClassGrading:
         self.submissions = find_submissions(root, exclude=[self.out])
         self.fingerprint = grader_fingerprint(options.course)
         self.graded = {}           # student -> (results or None, status)
+        self.recorded = 0          # students whose grading this run has written
         self.todo, self.stale, self.failures = [], [], {}
         for submission in self.submissions:
             stored = self._stored(submission.student)
@@ -243,6 +253,7 @@ class ClassGrading:
             self.graded[student] = (None, f"{GRADER_FAILED}: {graded.problem}")
             self.failures[student] = graded.problem
         write_class_csv(self.out / "grades.csv", self.course, self.graded)
+        self.recorded += 1
 
     def run_local(self, jobs, progress):
         """Grade the planned runs, `jobs` at once; record each student once all its exercises are in."""
@@ -259,9 +270,10 @@ class ClassGrading:
                         self.record(student, combine(self.course, parts.pop(student)))
                         if progress is not None:
                             progress.update()
-            except BaseException:
+            except BaseException:       # Ctrl-C, say: what is recorded stays, the rest is dropped now
                 for future in futures:
                     future.cancel()
+                _stop_server(self.options)
                 raise
 
     def run_dask(self, scheduler, progress):
@@ -299,17 +311,27 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
     """Grade every submission under `root` into `out`; returns the exit status (0: all graded).
 
     Raises LayoutError for a folder without students, GradingServerError if grading cannot start.
+    An interruption (KeyboardInterrupt) stops the gradings under way, says how many results were
+    saved, and is raised again; a rerun grades the rest.
     """
     grading = ClassGrading(root, out, options, regrade=regrade)
     write_class_csv(grading.out / "grades.csv", grading.course, grading.graded)
-    if grading.todo and not scheduler:
-        _server(options).start()    # boots while nothing else runs; a broken course stops here
-    bar = _progress(len(grading.todo), progress and grading.todo)
+    bar = None
     try:
+        if grading.todo and not scheduler:
+            _server(options).start()    # boots while nothing else runs; a broken course stops here
+        bar = _progress(len(grading.todo), progress and grading.todo)
         if scheduler:
             grading.run_dask(scheduler, bar)
         else:
             grading.run_local(jobs or len(os.sched_getaffinity(0)), bar)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        echo(f"interrupted: {grading.recorded} of {len(grading.todo)} submission(s) were graded and saved "
+             f"in {grading.out}; run the same command again to grade the rest")
+        raise
     finally:
         if bar is not None:
             bar.close()

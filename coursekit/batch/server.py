@@ -229,10 +229,13 @@ class GradingServer:
         self._lock = threading.Lock()
         self._pending = {}          # request id -> _Pending
         self._next_id = 0
+        self._stopped = False
 
     def start(self):
         """Start the server unless it runs; returns once it is ready (raises GradingServerError)."""
         with self._lock:
+            if self._stopped:
+                raise GradingServerError("the grading server was stopped")
             if self.process is not None and self.process.poll() is None:
                 return
             command = [sys.executable, "-m", "coursekit.batch.server"]
@@ -294,7 +297,14 @@ class GradingServer:
     def pid(self):
         return self.process.pid if self.process is not None else None
 
+    def stop(self):
+        """Close the server for good: what it runs now ends unanswered, and a later run() fails."""
+        with self._lock:
+            self._stopped = True
+        self.close()
+
     def close(self):
+        """End the server process and what it runs (a later run() starts another)."""
         with self._lock:
             process, self.process = self.process, None
         if process is not None:
