@@ -1,8 +1,11 @@
 """Import a reference solution or a grader module into the test process, to check it directly."""
 
 import importlib.util
+import sys
 
+import coursekit.worker
 from coursekit import paths
+from coursekit.grading.zygote import WORKER_PACKAGE_NAME
 
 
 def grader_file(exercise_id):
@@ -23,7 +26,12 @@ def load_reference(exercise_id):
 
 
 def load_scenarios(exercise_id):
-    """autograder/scenarios/<id>.py, the functions the worker runs, imported here to run in-process."""
+    """autograder/scenarios/<id>.py, the functions the worker runs, imported here to run in-process.
+
+    In the worker they import the worker's package as `_kit_worker`; here that name is the kit's
+    coursekit.worker.
+    """
+    sys.modules.setdefault(WORKER_PACKAGE_NAME, coursekit.worker)
     return _import_file(paths.AUTOGRADER / "scenarios" / f"{exercise_id}.py", f"scenarios_{exercise_id}")
 
 

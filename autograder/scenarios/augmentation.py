@@ -14,6 +14,8 @@ grader's images and returns plain tensors.
 import torch
 from torch import nn
 
+from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+
 
 def _generator(seed):
     return None if seed is None else torch.Generator().manual_seed(seed)
@@ -27,12 +29,12 @@ def _plain(value):
 
 
 def cutout_calls(student, x, size, calls, seed, **options):
-    """Cutout(size, **options) built once, then called `calls` times on x after torch.manual_seed(seed).
+    """Cutout(size, **options) built once, then called `calls` times on x after manual_seed(seed).
 
     Returns the outputs stacked (calls, *x.shape) and whether x came back unchanged.
     """
     x_before = x.clone()
-    torch.manual_seed(seed)
+    manual_seed(seed)
     layer = student.Cutout(size, **options)
     outs = [_plain(layer(x)) for _ in range(calls)]
     stacked = torch.stack(outs) if all(isinstance(out, torch.Tensor) and out.shape == x.shape for out in outs) \
@@ -52,7 +54,7 @@ def mix_calls(student, function, x, y, seeds, *, generator_seeds=None, **options
     images, labels = [], []
     for seed, generator_seed in zip(seeds, generator_seeds):
         if seed is not None:
-            torch.manual_seed(seed)
+            manual_seed(seed)
         x_mixed, y_soft = getattr(student, function)(x, y, generator=_generator(generator_seed), **options)
         images.append(_plain(x_mixed))
         labels.append(_plain(y_soft))
@@ -100,7 +102,7 @@ def describe_pipeline(student, train, mean, std, image_size):
 
 
 def apply_pipeline(student, train, mean, std, image_size, images, seeds, *, as_pil=False):
-    """Build the pipeline once; apply it to each uint8 image (or its PIL copy) after torch.manual_seed.
+    """Build the pipeline once; apply it to each uint8 image (or its PIL copy) after manual_seed.
 
     `seeds[i]` seeds torch's global RNG before call i (None: leave it as it is). Every image is
     used with every seed, in order: outputs[i][j] is image j under seeds[i].
@@ -113,6 +115,6 @@ def apply_pipeline(student, train, mean, std, image_size, images, seeds, *, as_p
     outputs = []
     for seed in seeds:
         if seed is not None:
-            torch.manual_seed(seed)
+            manual_seed(seed)
         outputs.append([_plain(pipeline(image)) for image in inputs])
     return {"outputs": outputs}

@@ -7,6 +7,8 @@ compares what comes back against PyTorch.
 
 import torch
 
+from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+
 
 def batch_norm(student, x, running_mean=None, running_var=None, weight=None, bias=None, **options):
     """Call batch_norm once; report the output, the running statistics after it, and x's fate."""
@@ -105,7 +107,7 @@ def mlp_structure(student, in_features, hidden_features, out_features):
 
 
 def mlp_run(student, sizes, state_dict, inputs, modes):
-    torch.manual_seed(0)
+    manual_seed(0)
     model = student.MLPWithBatchNorm(*sizes)
     model.load_state_dict(state_dict)
     outs = []

@@ -12,6 +12,8 @@ and eval mode, and can report every batch it was trained on.
 import torch
 from torch import nn
 
+from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+
 
 def _generator(seed):
     return None if seed is None else torch.Generator().manual_seed(seed)
@@ -32,7 +34,7 @@ def dropout_calls(student, function, x, global_seeds, generator_seeds, **options
     outs = []
     for global_seed, generator_seed in zip(global_seeds, generator_seeds):
         if global_seed is not None:
-            torch.manual_seed(global_seed)
+            manual_seed(global_seed)
         outs.append(getattr(student, function)(x, generator=_generator(generator_seed), **options))
     return {"outs": outs}
 

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+
 STUDENT_FILE = "early_stopping.py"
 
 
@@ -103,7 +105,7 @@ def stopper_state_round_trip(student, metrics, options, split):
 # --- checkpoints -------------------------------------------------------------------------------
 
 def _small_model(seed):
-    torch.manual_seed(seed)
+    manual_seed(seed)
     return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
 
 
@@ -155,10 +157,10 @@ def checkpoint_rng(student, rng_seed):
     model = _small_model(5)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     path = os.path.join(_folder(), "checkpoint.pt")
-    torch.manual_seed(rng_seed)
+    manual_seed(rng_seed)
     student.save_checkpoint(path, model=model, optimizer=optimizer, epoch=1)
     after_save = torch.rand(6)
-    torch.manual_seed(rng_seed + 1)
+    manual_seed(rng_seed + 1)
     torch.rand(100)
     student.load_checkpoint(path, model=_small_model(6))
     return {"after_save": after_save, "after_load": torch.rand(6)}
@@ -379,7 +381,7 @@ def fit_run(student, setup, interrupt_after=None, resume_state=None, resume_rng_
     folder = _folder()
     copy = folder + "-interrupted"
     probe = _Probe(setup["state"], p=setup["p"], copy_after=interrupt_after, copy_from=folder, copy_to=copy)
-    torch.manual_seed(setup["seed"])
+    manual_seed(setup["seed"])
     result = _fit(student, probe, setup, folder)
     run = {"result": result, "final": _state(probe), **probe.record(),
            "best": _read_checkpoint(student, os.path.join(folder, "best.pt"), setup["state"]),
@@ -393,7 +395,7 @@ def _resume(student, setup, folder, epochs_before, resume_state, resume_rng_seed
     if epochs_before is None:
         return {"error": {"type": "", "message": "the run ended before the interruption", "where": ""}}
     resumed = _Probe(resume_state, p=setup["p"])
-    torch.manual_seed(resume_rng_seed)
+    manual_seed(resume_rng_seed)
     try:
         result = _fit(student, resumed, setup, folder, resume=True)
     except NotImplementedError:

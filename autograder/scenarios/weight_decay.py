@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+
 
 def penalty(student, name, parameters, lam):
     """Call l1_penalty or l2_penalty on copies of `parameters`; the value and each gradient."""
@@ -74,7 +76,7 @@ class _Gate(nn.Module):
 
 def _model_with_every_kind_of_layer():
     """Conv2d, BatchNorm2d, a nested block (Linear + LayerNorm), a custom layer, a bias-free Linear."""
-    torch.manual_seed(0)
+    manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
                          nn.Sequential(nn.Linear(4 * 2 * 2, 6), nn.LayerNorm(6)), _Gate(6),
                          nn.Linear(6, 2, bias=False))

@@ -23,6 +23,7 @@ import torch
 from . import wire
 from .guard import ForbiddenApiGuard
 from .plain import to_plain
+from .seeding import manual_seed
 
 _MESSAGE_LIMIT = 200   # enough for a shape error; too little to carry a hidden input out
 
@@ -109,7 +110,7 @@ class Worker:
             return {"status": "harness_error", "message": f"no scenario {request['scenario']!r}"}
         self.guard.hits.clear()
         self.guard.hits.update(self.import_hits)
-        torch.manual_seed(request.get("seed", 0))
+        manual_seed(request.get("seed", 0))
         try:
             with self.guard.watching():
                 value = scenario(self.student, *request.get("args", ()), **request.get("kwargs", {}))
