@@ -9,6 +9,7 @@ import argparse
 import ast
 import signal
 import sys
+import threading
 
 from coursekit import paths
 from coursekit.config import ISOLATIONS, CourseConfigError, load_course
@@ -51,7 +52,8 @@ def _grade_class(args, course):
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
     options = ClassOptions(course=str(course.path), sandbox=args.sandbox)
-    previous = signal.signal(signal.SIGTERM, _interrupt)     # `kill` ends the run as Ctrl-C does
+    in_main_thread = threading.current_thread() is threading.main_thread()      # where signals can be handled
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None  # `kill` ends it as Ctrl-C does
     try:
         return grade_class(args.submissions, args.out, jobs=args.jobs, regrade=args.regrade,
                            scheduler=args.scheduler, options=options, progress=not args.no_progress,
@@ -62,7 +64,8 @@ def _grade_class(args, course):
     except KeyboardInterrupt:
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum, frame):

@@ -16,8 +16,8 @@ import torch
 
 @functools.cache
 def _accelerator_available():
-    # Asked in the worker, never in the zygote: on a CUDA machine the question loads the driver,
-    # and a process must not fork after that.
+    # Asked in the worker, once, never in the zygote: on a machine with a GPU the question loads
+    # its driver (a process must not fork after that), and torch.manual_seed is then used as is.
     return torch.accelerator.is_available()
 
 
