@@ -155,6 +155,18 @@ def test_a_grader_that_fails_is_reported_and_the_exit_status_says_so(tmp_path):
     assert read_csv(tmp_path / "out" / "grades.csv")[0]["status"].startswith("grader failed")
 
 
+def test_results_that_cannot_be_written_stop_the_run_with_the_reason(graded_class, tmp_path, monkeypatch):
+    import coursekit.batch.grade_class as grade_class_module
+    root, _, _, _ = graded_class
+
+    def disk_full(path, results):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(grade_class_module, "write_json_atomically", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        grade_class(root, tmp_path / "out", jobs=2, progress=False, echo=lambda line: None)
+
+
 def test_the_command_line_reports_a_folder_without_students(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert coursekit_main(["grade-class", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2

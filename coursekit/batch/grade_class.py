@@ -258,7 +258,7 @@ class ClassGrading:
     def run_local(self, jobs, progress):
         """Grade the planned runs, `jobs` at once; record each student once all its exercises are in."""
         parts = {submission.student: {} for submission in self.todo}
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with ThreadPoolExecutor(max_workers=jobs) as pool, _Recorder(self, progress) as recorder:
             futures = {pool.submit(grade_exercises, submission.folder, exercises, self.options):
                        (submission.student, tuple(exercise.id for exercise in exercises))
                        for submission, exercises in plan(self.todo, self.course.exercises, jobs)}
@@ -267,9 +267,7 @@ class ClassGrading:
                     student, ids = futures[future]
                     parts[student][ids] = future.result()
                     if sum(len(done) for done in parts[student]) == len(self.course.exercises):
-                        self.record(student, combine(self.course, parts.pop(student)))
-                        if progress is not None:
-                            progress.update()
+                        recorder.record(student, combine(self.course, parts.pop(student)))
             except BaseException:       # Ctrl-C, say: what is recorded stays, the rest is dropped now
                 for future in futures:
                     future.cancel()
@@ -279,7 +277,7 @@ class ClassGrading:
     def run_dask(self, scheduler, progress):
         from distributed import Client, as_completed as dask_completed
         options = asdict(self.options)
-        with Client(scheduler) as client:
+        with Client(scheduler) as client, _Recorder(self, progress) as recorder:
             futures = {client.submit(grade_shipped, submission.student,
                                      shipped_files(submission.folder, self.course), options,
                                      key=f"grade-{submission.student}-{self.fingerprint}", pure=False):
@@ -289,9 +287,7 @@ class ClassGrading:
                     graded = Graded(**future.result())
                 except Exception as error:  # the Dask worker itself failed
                     graded = Graded(None, "", f"the Dask worker failed: {type(error).__name__}: {error}")
-                self.record(futures[future], graded)
-                if progress is not None:
-                    progress.update()
+                recorder.record(futures[future], graded)
 
     def summary(self):
         lines = [f"graded {len(self.todo) - len(self.failures)} of {len(self.todo)} submission(s) "
@@ -304,6 +300,42 @@ class ClassGrading:
         for student, problem in sorted(self.failures.items()):
             lines.append(f"NOT GRADED {student}: {problem}")
         return lines
+
+
+class _Recorder:
+    """Writes each graded student's files (ClassGrading.record) on a thread of its own, in order.
+
+    Python raises an interruption (Ctrl-C, or kill through the command line) in the main thread,
+    so it never lands half way through a student's results.json and CSV row. Leaving the `with`
+    block waits until everything handed over is written, and re-raises a write that failed.
+    """
+
+    def __init__(self, grading, progress):
+        self._grading = grading
+        self._progress = progress
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kit-record")
+        self._writes = []
+
+    def record(self, student, graded):
+        """Hand one student's grading over to be written (raises what an earlier write raised)."""
+        for write in self._writes:
+            if write.done() and write.exception() is not None:
+                write.result()          # a full disk, say: stop now rather than grade on for nothing
+        self._writes.append(self._thread.submit(self._write, student, graded))
+
+    def _write(self, student, graded):
+        self._grading.record(student, graded)
+        if self._progress is not None:
+            self._progress.update()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        self._thread.shutdown(wait=True)
+        if error_type is None:
+            for write in self._writes:
+                write.result()
 
 
 def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=ClassOptions(),
