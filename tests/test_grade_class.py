@@ -225,7 +225,16 @@ def test_a_grading_server_leaves_no_staged_files_behind(tmp_path, monkeypatch):
     assert not [path.name for path in tmp_path.iterdir() if path.name.startswith("kit-zygote-")]
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def ctrl_c(process):
+    """What a terminal does: SIGINT to every process of the foreground group."""
+    os.killpg(process.pid, signal.SIGINT)
+
+
+def kill(process):
+    process.send_signal(signal.SIGTERM)
+
+
+@pytest.mark.parametrize("stop", [ctrl_c, kill], ids=["ctrl-c", "kill"])
 def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behind(tmp_path, stop):
     root, out, scratch = tmp_path / "class", tmp_path / "out", tmp_path / "tmp"
     for number in range(12):
@@ -234,11 +243,13 @@ def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behi
     scratch.mkdir()
     argv = ["coursekit", "grade-class", str(root), "--out", str(out), "--jobs", "1", "--no-progress"]
     run = subprocess.Popen([sys.executable, "-c", RUN_WITH_CTRL_C, *argv], cwd=paths.REPO_ROOT, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(scratch)})
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(scratch)},
+                           start_new_session=True)      # a process group of its own, as in a terminal
     try:
-        while not list(out.glob("*/results.json")) and run.poll() is None:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("*/results.json")) and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        run.send_signal(stop)
+        stop(run)
         output, _ = run.communicate(timeout=60)
     finally:
         run.kill()

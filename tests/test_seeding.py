@@ -34,3 +34,18 @@ def test_with_an_accelerator_every_generator_is_seeded_by_torch_itself(monkeypat
     monkeypatch.setattr(seeding, "_accelerator_available", lambda: True)
     seeding.manual_seed(11)
     assert spy_on_torch_manual_seed == [11]
+
+
+@pytest.mark.parametrize("built_for, device_files, available", [
+    (None, ["/dev/nvidiactl"], False),              # a CPU build: nothing could start
+    ("cuda", [], False),                            # a CUDA build on a machine without a GPU
+    ("cuda", ["/dev/nvidiactl"], True),
+    ("cuda", ["/dev/kfd"], True),                   # ROCm builds report "cuda" too
+    ("xpu", [], True),                              # other accelerators: torch decides
+])
+def test_an_accelerator_counts_as_available_unless_it_cannot_start(monkeypatch, built_for, device_files,
+                                                                   available):
+    monkeypatch.setattr(torch.accelerator, "current_accelerator",
+                        lambda: None if built_for is None else torch.device(built_for))
+    monkeypatch.setattr(seeding.os.path, "exists", lambda path: path in device_files)
+    assert seeding._accelerator_available.__wrapped__() is available

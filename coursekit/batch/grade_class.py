@@ -181,13 +181,15 @@ def shipped_files(folder, course):
     return files
 
 
-def _stop_server(options):
-    """Stop this process's grading server for `options` now: the gradings it runs end unfinished,
-    and a grading that had yet to start fails instead of starting another server."""
+def _forget_stopped_servers():
+    """Drop stopped servers, so that a later grading in this process starts a fresh one.
+
+    Call only once no thread grades any more: until then a stopped server stays registered, and a
+    grading that had yet to start fails on it instead of starting another.
+    """
     with _SERVERS_LOCK:
-        server = _SERVERS.pop((options.sandbox, options.course), None)
-    if server is not None:
-        server.stop()
+        for key in [key for key, server in _SERVERS.items() if server.stopped]:
+            del _SERVERS[key]
 
 
 @atexit.register
@@ -217,7 +219,7 @@ class ClassGrading:
         self.submissions = find_submissions(root, exclude=[self.out])
         self.fingerprint = grader_fingerprint(options.course)
         self.graded = {}           # student -> (results or None, status)
-        self.recorded = 0          # students whose grading this run has written
+        self.saved = 0             # students whose results this run has written
         self.todo, self.stale, self.failures = [], [], {}
         for submission in self.submissions:
             stored = self._stored(submission.student)
@@ -248,31 +250,35 @@ class ClassGrading:
             write_json_atomically(self.results_path(student), graded.results)
             self.graded[student] = (graded.results, GRADED)
             self.failures.pop(student, None)
+            self.saved += 1
         else:
             self.results_path(student).unlink(missing_ok=True)
             self.graded[student] = (None, f"{GRADER_FAILED}: {graded.problem}")
             self.failures[student] = graded.problem
         write_class_csv(self.out / "grades.csv", self.course, self.graded)
-        self.recorded += 1
 
     def run_local(self, jobs, progress):
         """Grade the planned runs, `jobs` at once; record each student once all its exercises are in."""
         parts = {submission.student: {} for submission in self.todo}
-        with ThreadPoolExecutor(max_workers=jobs) as pool, _Recorder(self, progress) as recorder:
-            futures = {pool.submit(grade_exercises, submission.folder, exercises, self.options):
-                       (submission.student, tuple(exercise.id for exercise in exercises))
-                       for submission, exercises in plan(self.todo, self.course.exercises, jobs)}
-            try:
-                for future in as_completed(futures):
-                    student, ids = futures[future]
-                    parts[student][ids] = future.result()
-                    if sum(len(done) for done in parts[student]) == len(self.course.exercises):
-                        recorder.record(student, combine(self.course, parts.pop(student)))
-            except BaseException:       # Ctrl-C, say: what is recorded stays, the rest is dropped now
-                for future in futures:
-                    future.cancel()
-                _stop_server(self.options)
-                raise
+        futures = {}
+        try:
+            with ThreadPoolExecutor(max_workers=jobs) as pool, _Recorder(self, progress) as recorder:
+                try:
+                    for submission, exercises in plan(self.todo, self.course.exercises, jobs):
+                        futures[pool.submit(grade_exercises, submission.folder, exercises, self.options)] = \
+                            (submission.student, tuple(exercise.id for exercise in exercises))
+                    for future in as_completed(futures):
+                        student, ids = futures[future]
+                        parts[student][ids] = future.result()
+                        if sum(len(done) for done in parts[student]) == len(self.course.exercises):
+                            recorder.record(student, combine(self.course, parts.pop(student)))
+                except BaseException:       # Ctrl-C, say: what is recorded stays, the rest is dropped now
+                    for future in futures:
+                        future.cancel()
+                    _server(self.options).stop()
+                    raise
+        finally:
+            _forget_stopped_servers()
 
     def run_dask(self, scheduler, progress):
         from distributed import Client, as_completed as dask_completed
@@ -282,12 +288,16 @@ class ClassGrading:
                                      shipped_files(submission.folder, self.course), options,
                                      key=f"grade-{submission.student}-{self.fingerprint}", pure=False):
                        submission.student for submission in self.todo}
-            for future in dask_completed(futures):
-                try:
-                    graded = Graded(**future.result())
-                except Exception as error:  # the Dask worker itself failed
-                    graded = Graded(None, "", f"the Dask worker failed: {type(error).__name__}: {error}")
-                recorder.record(futures[future], graded)
+            try:
+                for future in dask_completed(futures):
+                    try:
+                        graded = Graded(**future.result())
+                    except Exception as error:  # the Dask worker itself failed
+                        graded = Graded(None, "", f"the Dask worker failed: {type(error).__name__}: {error}")
+                    recorder.record(futures[future], graded)
+            except BaseException:       # Ctrl-C, say: the gradings not yet started are cancelled
+                client.cancel(list(futures), force=True)
+                raise
 
     def summary(self):
         lines = [f"graded {len(self.todo) - len(self.failures)} of {len(self.todo)} submission(s) "
@@ -332,7 +342,15 @@ class _Recorder:
         return self
 
     def __exit__(self, error_type, error, traceback):
-        self._thread.shutdown(wait=True)
+        interrupted = False
+        while True:
+            try:
+                self._thread.shutdown(wait=True)
+                break
+            except KeyboardInterrupt:   # Ctrl-C while waiting: what was handed over is still written whole
+                interrupted = True
+        if error_type is None and interrupted:
+            raise KeyboardInterrupt
         if error_type is None:
             for write in self._writes:
                 write.result()
@@ -361,7 +379,7 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
         if bar is not None:
             bar.close()
             bar = None
-        echo(f"interrupted: {grading.recorded} of {len(grading.todo)} submission(s) were graded and saved "
+        echo(f"interrupted: {grading.saved} of {len(grading.todo)} submission(s) were graded and saved "
              f"in {grading.out}; run the same command again to grade the rest")
         raise
     finally:

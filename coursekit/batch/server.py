@@ -245,9 +245,16 @@ class GradingServer:
                 command += ["--course", str(self.course_file)]
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.REPO_ROOT),
                                                                               os.environ.get("PYTHONPATH")]))}
+            # A session of its own: a terminal's Ctrl-C reaches the client, which stops the server
+            # through its stdin, rather than every process of the server at once.
             process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                       env=env, cwd=paths.REPO_ROOT)
-            line = process.stdout.readline()
+                                       env=env, cwd=paths.REPO_ROOT, start_new_session=True)
+            try:
+                line = process.stdout.readline()
+            except BaseException:       # Ctrl-C while it boots
+                process.kill()
+                process.wait()
+                raise
             if not line or not json.loads(line).get("ready"):
                 process.stdin.close()
                 process.wait()
@@ -296,6 +303,10 @@ class GradingServer:
     @property
     def pid(self):
         return self.process.pid if self.process is not None else None
+
+    @property
+    def stopped(self):
+        return self._stopped
 
     def stop(self):
         """Close the server for good: what it runs now ends unanswered, and a later run() fails."""
