@@ -20,6 +20,7 @@ from coursekit.config import load_course
 from grading import course_with, grade
 
 EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
+SLOW_IMPORT = "import time\ntime.sleep(2)\n"
 # `python -m coursekit ...` with Ctrl-C's usual handler, even where this test runs with SIGINT ignored
 RUN_WITH_CTRL_C = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
                    "sys.argv[:] = sys.argv[1:]; runpy.run_module('coursekit', run_name='__main__')")
@@ -234,14 +235,17 @@ def kill(process):
     process.send_signal(signal.SIGTERM)
 
 
-@pytest.mark.parametrize("stop", [ctrl_c, kill], ids=["ctrl-c", "kill"])
-def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behind(tmp_path, stop):
+@pytest.mark.parametrize("stop, sandbox", [(ctrl_c, "auto"), (kill, "auto"), (kill, "none")],
+                         ids=["ctrl-c", "kill", "kill-without-bubblewrap"])
+def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behind(tmp_path, stop, sandbox):
     root, out, scratch = tmp_path / "class", tmp_path / "out", tmp_path / "tmp"
-    for number in range(12):
+    reference = (paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read_text()
+    for number in range(12):    # after the first, slow imports: the stop finds a worker running
         (root / f"s{number:02d}").mkdir(parents=True)
-        shutil.copy(paths.SOLUTIONS / "batchnorm" / "batchnorm.py", root / f"s{number:02d}")
+        (root / f"s{number:02d}" / "batchnorm.py").write_text(("" if number == 0 else SLOW_IMPORT) + reference)
     scratch.mkdir()
-    argv = ["coursekit", "grade-class", str(root), "--out", str(out), "--jobs", "1", "--no-progress"]
+    argv = ["coursekit", "grade-class", str(root), "--out", str(out), "--jobs", "1", "--no-progress",
+            "--sandbox", sandbox]
     run = subprocess.Popen([sys.executable, "-c", RUN_WITH_CTRL_C, *argv], cwd=paths.REPO_ROOT, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(scratch)},
                            start_new_session=True)      # a process group of its own, as in a terminal
@@ -260,4 +264,4 @@ def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behi
     assert [row["student"] for row in read_csv(out / "grades.csv")] == saved
     assert all(json.loads((out / student / "results.json").read_text())["score"] > 0 for student in saved)
     assert "Traceback" not in output
-    assert not list(scratch.glob("kit-*"))      # no grading's or zygote's temporary folder is left
+    assert not list(scratch.glob("kit-*"))      # no grading's, worker's or zygote's temporary folder is left

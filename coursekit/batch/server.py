@@ -5,7 +5,8 @@
 boots, checks the course file (its answer is {"ready": false, "error": ...} if it is broken),
 then reads one JSON request per line on stdin: {"id": any, "argv": [...], "log": path, "seconds": limit}. For
 each it forks a child at once that runs `pytest.main(argv)` in the repository root with its
-output in `log`, over a zygote connection of its own, so that many requests run side by side.
+output in `log`, over a zygote connection of its own and with a temporary folder of its own (removed
+when it ends, however it ends), so that many requests run side by side.
 As each child ends it answers with one JSON line {"id": ..., "exit": code} (code None: killed at
 `seconds`); the zygote kills whatever workers the child left. The server warms torch up on one
 thread and the CPU only (`warm_torch`), so its children start warm and without thread pools
@@ -19,9 +20,11 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -30,12 +33,13 @@ from coursekit import paths
 _POLL_SECONDS = 0.02
 
 
-def _run_child(argv, log_path, connection):
+def _run_child(argv, log_path, connection, scratch):
     import pytest
     import torch
 
     from coursekit.grading import zygote
     zygote.adopt(connection)
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch     # removed once the child ends, however it ends
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"     # the graders need no installed plugin
     os.chdir(paths.REPO_ROOT)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -116,18 +120,19 @@ class _Children:
 
     def start(self, request):
         connection = self.connection()
+        scratch = tempfile.mkdtemp(prefix="kit-run-")     # the child's temporary folder (its workers' too)
         child = os.fork()
         if child == 0:
-            _run_child(request["argv"], request["log"], connection)
+            _run_child(request["argv"], request["log"], connection, scratch)
         if connection is not None:
             connection.close()          # the child's copy stays open while it runs
         seconds = request.get("seconds")
-        self.running[child] = (request.get("id"), None if seconds is None else time.monotonic() + seconds)
+        self.running[child] = (request.get("id"), None if seconds is None else time.monotonic() + seconds, scratch)
 
     def finished(self):
         """(request id, exit code or None) for every child that ended or was killed since last asked."""
         done = []
-        for child, (request_id, deadline) in list(self.running.items()):
+        for child, (request_id, deadline, scratch) in list(self.running.items()):
             pid, status = os.waitpid(child, os.WNOHANG)
             if pid:
                 done.append((request_id, os.waitstatus_to_exitcode(status)))
@@ -138,12 +143,14 @@ class _Children:
             else:
                 continue
             del self.running[child]
+            shutil.rmtree(scratch, ignore_errors=True)
         return done
 
     def kill_all(self):
-        for child in self.running:
+        for child, (_, _, scratch) in self.running.items():
             os.kill(child, signal.SIGKILL)
             os.waitpid(child, 0)
+            shutil.rmtree(scratch, ignore_errors=True)
         self.running.clear()
 
     def close(self):
