@@ -219,7 +219,6 @@ class ClassGrading:
         self.submissions = find_submissions(root, exclude=[self.out])
         self.fingerprint = grader_fingerprint(options.course)
         self.graded = {}           # student -> (results or None, status)
-        self.saved = 0             # students whose results this run has written
         self.todo, self.stale, self.failures = [], [], {}
         for submission in self.submissions:
             stored = self._stored(submission.student)
@@ -250,12 +249,16 @@ class ClassGrading:
             write_json_atomically(self.results_path(student), graded.results)
             self.graded[student] = (graded.results, GRADED)
             self.failures.pop(student, None)
-            self.saved += 1
         else:
             self.results_path(student).unlink(missing_ok=True)
             self.graded[student] = (None, f"{GRADER_FAILED}: {graded.problem}")
             self.failures[student] = graded.problem
         write_class_csv(self.out / "grades.csv", self.course, self.graded)
+
+    def saved(self):
+        """How many of this run's students have their results written (a todo student is in
+        `graded` only once recorded)."""
+        return sum(self.graded.get(submission.student, (None, ""))[1] == GRADED for submission in self.todo)
 
     def run_local(self, jobs, progress):
         """Grade the planned runs, `jobs` at once; record each student once all its exercises are in."""
@@ -379,7 +382,7 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
         if bar is not None:
             bar.close()
             bar = None
-        echo(f"interrupted: {grading.saved} of {len(grading.todo)} submission(s) were graded and saved "
+        echo(f"interrupted: {grading.saved()} of {len(grading.todo)} submission(s) were graded and saved "
              f"in {grading.out}; run the same command again to grade the rest")
         raise
     finally:
