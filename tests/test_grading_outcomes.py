@@ -53,8 +53,43 @@ def test_missing_file_scores_zero_with_a_clear_message(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     results, _ = grade(empty, tmp_path=tmp_path)
-    assert results["score"] == 0
-    assert all(f"{test['tags'][0]}.py was not found" in test["output"] for test in results["tests"])
+    course = load_course(paths.COURSE_FILE)
+    assert results["score"] == 0 and results["max_score"] == sum(e.points for e in course.exercises)
+    assert [test["tags"] for test in results["tests"]] == [[e.id, e.id] for e in course.exercises]
+    for test, exercise in zip(results["tests"], course.exercises):
+        assert test["max_score"] == exercise.points and test["extra_data"]["status"] == "not graded"
+        assert f"{exercise.id}.py was not found" in test["output"]
+
+
+def test_a_one_exercise_submission_reports_each_missing_exercise_once(tmp_path):
+    folder = submission_with(tmp_path, "only_batchnorm", (paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read_text())
+    results, output = grade(folder, tmp_path=tmp_path)
+    course = load_course(paths.COURSE_FILE)
+    missing = [e for e in course.exercises if e.id != "batchnorm"]
+    assert results["score"] == course.exercise("batchnorm").points
+    assert results["max_score"] == sum(e.points for e in course.exercises)
+    for exercise in missing:
+        assert output.count(f"{exercise.module_file} was not found") == 1, output
+        assert f"-{exercise.points} {exercise.id}: all tests [not graded]" in output
+        assert results["extra_data"]["exercises"][exercise.id]["max_score"] == exercise.points
+    assert len(results["tests"]) == len(missing) + sum(t["tags"][0] == "batchnorm" for t in results["tests"])
+
+
+def test_exercise_option_grades_that_exercise_alone(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    results, _ = grade(empty, tmp_path=tmp_path, select=[str(paths.AUTOGRADER), "--exercise", "dropout"])
+    assert list(results["extra_data"]["exercises"]) == ["dropout"]
+    assert results["max_score"] == load_course(paths.COURSE_FILE).exercise("dropout").points
+
+
+def test_a_file_that_is_not_utf8_gets_a_message_saying_to_save_it_as_utf8(tmp_path):
+    folder = tmp_path / "latin1"
+    (folder / "batchnorm").mkdir(parents=True)
+    (folder / "batchnorm" / "batchnorm.py").write_bytes("# caf\u00e9\nimport torch\n".encode("latin-1"))
+    results, _ = grade(folder, tmp_path=tmp_path, select=BATCHNORM)
+    assert results["score"] == 0 and len(results["tests"]) == 1
+    assert "not valid UTF-8" in results["tests"][0]["output"] and "save it as UTF-8" in results["tests"][0]["output"]
 
 
 def test_syntax_error_scores_zero_and_names_the_line(tmp_path):

@@ -6,6 +6,9 @@ Options:
     --results-json PATH   write Gradescope's results.json to PATH
     --course PATH         the course file (default: course.yml beside autograder/)
     --sandbox MODE        auto, bubblewrap or none: overrides course.yml's sandbox.isolation
+    --exercise ID         grade only this exercise (repeatable); default: every exercise
+An exercise whose file cannot be graded (missing, two copies, not UTF-8) is not run: it is reported
+once, as one outcome worth all of its tests' points.
 Markers: `exercise(id)` on a grader module, `points(n, task=...)` on each grader test.
 """
 
@@ -27,7 +30,7 @@ from coursekit.grading.submission import locate_module_file
 from coursekit.grading.zygote import Zygote, preloaded
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
-           "pytest_collection_finish", "student", "pytest_runtest_makereport", "pytest_runtest_makereport_recorded",
+           "pytest_collection_modifyitems_select", "pytest_collection_finish", "student", "pytest_runtest_makereport", "pytest_runtest_makereport_recorded",
            "pytest_runtest_teardown", "pytest_terminal_summary", "pytest_sessionfinish"]
 
 _SESSION = pytest.StashKey()
@@ -62,6 +65,10 @@ class GradingSession:
         if self._zygote is None or not self._zygote.alive:
             self._zygote = preloaded(self.isolation) or Zygote(self.isolation, self.course.sandbox.scratch_mb << 20)
         return self._zygote
+
+    def unavailable(self, exercise_id):
+        """Why the submission's file for this exercise cannot be graded, or None."""
+        return locate_module_file(self.submission_root, self.course.exercise(exercise_id))[1]
 
     def student(self, exercise_id, scenarios_file):
         if exercise_id not in self.students:
@@ -99,6 +106,10 @@ class GradingSession:
             if item.nodeid not in done:
                 self.outcomes.append(_outcome(item, None))
 
+    def ordered_outcomes(self):
+        """The outcomes in course.yml's order of exercises (each exercise's tests in their run order)."""
+        return sorted(self.outcomes, key=lambda outcome: self.course.ids.index(outcome.exercise))
+
     def graded_exercise_ids(self):
         """Exercises with at least one outcome, in course.yml's order."""
         return [exercise.id for exercise in self.course.exercises
@@ -111,6 +122,7 @@ def pytest_addoption(parser):
     group.addoption("--solutions", action="store_true", help="grade the reference solutions")
     group.addoption("--results-json", metavar="PATH", help="write Gradescope's results.json to PATH")
     group.addoption("--course", metavar="PATH", help="the course file (default: course.yml)")
+    group.addoption("--exercise", action="append", metavar="ID", help="grade only this exercise (repeatable)")
     group.addoption("--sandbox", choices=ISOLATIONS, help="confine student code: auto, bubblewrap or none "
                                                           "(default: course.yml's sandbox.isolation)")
 
@@ -208,8 +220,45 @@ def pytest_collection_modifyitems(session, config, items):
                                 f"{declared.get(task, 0)} points here, but the graders award {awarded.get(task, 0)}")
     if problems:
         raise pytest.UsageError("the graders do not match the course file:\n  " + "\n  ".join(problems))
-    items.sort(key=lambda item: course.ids.index(item.get_closest_marker("exercise").args[0]))   # stable
+    items.sort(key=lambda item: course.ids.index(_exercise_of(item)))   # stable
     grading.collected = True
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_select(session, config, items):
+    """Keep the --exercise choices, then set aside every exercise whose file cannot be graded.
+
+    Runs after -k and -m have deselected theirs, so an exercise left out by them is not reported.
+    """
+    grading = config.stash[_SESSION]
+    course = grading.course
+    chosen = config.getoption("--exercise") or []
+    for exercise_id in chosen:
+        if exercise_id not in course.ids:
+            raise pytest.UsageError(f"--exercise {exercise_id}: not an exercise of {course.path.name} "
+                                    f"({', '.join(course.ids)})")
+    _deselect(config, items, lambda item: bool(chosen) and _exercise_of(item) not in chosen)
+    for exercise_id in dict.fromkeys(map(_exercise_of, list(items))):
+        problem = grading.unavailable(exercise_id)
+        if problem is not None:
+            dropped = _deselect(config, items, lambda item: _exercise_of(item) == exercise_id)
+            grading.outcomes.append(_unavailable_outcome(exercise_id, dropped, problem))
+
+
+def _deselect(config, items, unwanted):
+    """Remove the items for which unwanted(item) holds, as pytest's -k does; return them."""
+    dropped = [item for item in items if unwanted(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not unwanted(item)]
+    return dropped
+
+
+def _unavailable_outcome(exercise_id, items, problem):
+    """One outcome for an exercise whose file cannot be graded, worth the points of all its tests."""
+    return TestOutcome(nodeid=items[0].nodeid.partition("::")[0], name="all tests", exercise=exercise_id,
+                       task="", max_score=float(sum(item.get_closest_marker("points").args[0] for item in items)),
+                       score=0.0, status="not graded", feedback=problem, tests=len(items))
 
 
 def pytest_collection_finish(session):
@@ -291,11 +340,12 @@ def pytest_runtest_teardown(item, nextitem):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     grading = config.stash.get(_SESSION, None)
-    if grading is None or not grading.items:
+    if grading is None or not (grading.items or grading.outcomes):
         return
     grading.record_unrun()
     terminalreporter.section(f"scores: {grading.submission_root}")
-    for line in summary_lines(exercise_scores(grading.outcomes, grading.graded_exercise_ids()), grading.outcomes):
+    for line in summary_lines(exercise_scores(grading.outcomes, grading.graded_exercise_ids()),
+                              grading.ordered_outcomes()):
         terminalreporter.write_line(line)
     if grading.isolation.warning:
         terminalreporter.write_line("")
@@ -307,10 +357,13 @@ def pytest_sessionfinish(session, exitstatus):
     if grading is None:
         return
     grading.close()
+    set_aside = any(not outcome.task for outcome in grading.outcomes)
+    if set_aside and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED     # an exercise that was not graded lost points
     target = session.config.getoption("--results-json")
     if target and grading.collected:
         grading.record_unrun()
-        document = gradescope_results(grading.outcomes, grading.graded_exercise_ids(),
+        document = gradescope_results(grading.ordered_outcomes(), grading.graded_exercise_ids(),
                                       execution_time=time.monotonic() - grading.started,
                                       course_id=grading.course.id,
                                       submission=str(grading.submission_root),

@@ -16,6 +16,6 @@ def summary_lines(scores, outcomes):
         lines.append("Points lost:")
         for outcome in lost:
             first_line = outcome.feedback.splitlines()[0] if outcome.feedback else outcome.status
-            lines.append(f"  -{outcome.max_score:g} {outcome.exercise}.{outcome.task}: {outcome.name}"
+            lines.append(f"  -{outcome.max_score:g} {outcome.where}: {outcome.name}"
                          f" [{outcome.status}] {first_line}")
     return lines

@@ -21,10 +21,16 @@ class TestOutcome:
     score: float
     status: str         # one of failures.STATUSES, or "grader error"
     feedback: str       # what the student reads when it failed; "" when it passed
+    tests: int = 1      # the grader tests it stands for: all of an exercise's, when its file was not graded
 
     @property
     def passed(self):
         return self.status == "passed"
+
+    @property
+    def where(self):
+        """"exercise.task", or the exercise alone for an outcome that stands for all its tests."""
+        return f"{self.exercise}.{self.task}" if self.task else self.exercise
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def exercise_scores(outcomes, exercise_ids):
     for exercise_id in exercise_ids:
         own = [outcome for outcome in outcomes if outcome.exercise == exercise_id]
         scores.append(ExerciseScore(exercise_id, sum(o.score for o in own), sum(o.max_score for o in own),
-                                    sum(o.passed for o in own), len(own)))
+                                    sum(o.passed for o in own), sum(o.tests for o in own)))
     return scores
 
 
@@ -57,13 +63,13 @@ def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, sub
         "stdout_visibility": "hidden",
         "tests": [
             {
-                "name": f"{outcome.exercise}.{outcome.task}: {outcome.name}",
+                "name": f"{outcome.where}: {outcome.name}",
                 "score": outcome.score,
                 "max_score": outcome.max_score,
                 "status": "passed" if outcome.passed else "failed",
                 "output": outcome.feedback if not outcome.passed else "",
                 "visibility": "visible",
-                "tags": [outcome.exercise, f"{outcome.exercise}.{outcome.task}"],
+                "tags": [outcome.exercise, outcome.where],
                 "extra_data": {"status": outcome.status, "test": outcome.nodeid},
             }
             for outcome in outcomes
