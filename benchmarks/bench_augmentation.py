@@ -28,7 +28,8 @@ def seconds(function, *args, **kwargs):
 def main():
     report_grading("augmentation", __doc__)
 
-    reference, grader, scenarios = load_reference("augmentation"), load_grader("augmentation"), load_scenarios("augmentation")
+    reference, grader = load_reference("augmentation"), load_grader("augmentation")
+    scenarios = load_scenarios("augmentation")
     photo = grader.photos(1, 5, 12, 20)[0, :1]
     one_hot = torch.eye(8).reshape(8, 1, 2, 4)
     boxes = grader.cutmix_inputs(6, seed=21)

@@ -47,11 +47,12 @@ def main():
         weight = torch.rand(shape[1]).requires_grad_()
         bias = torch.randn(shape[1]).requires_grad_()
         grad_out = torch.randn(*shape)
+        channels = shape[1]
         ours = forward_backward_seconds(
-            lambda x, w, b: reference.batch_norm(x, torch.zeros(shape[1]), torch.ones(shape[1]), w, b, training=True),
+            lambda x, w, b, c=channels: reference.batch_norm(x, torch.zeros(c), torch.ones(c), w, b, training=True),
             x, weight, bias, grad_out, repeats=20)
         theirs = forward_backward_seconds(
-            lambda x, w, b: F.batch_norm(x, torch.zeros(shape[1]), torch.ones(shape[1]), w, b, training=True),
+            lambda x, w, b, c=channels: F.batch_norm(x, torch.zeros(c), torch.ones(c), w, b, training=True),
             x, weight, bias, grad_out, repeats=20)
         function = forward_backward_seconds(
             lambda x, w, b: reference.BatchNormFunction.apply(x, w, b, 1e-5), x, weight, bias, grad_out, repeats=20)

@@ -18,7 +18,7 @@ from pathlib import Path
 from timing import load_grader, load_reference, notebook_seconds, one_thread, report_grading
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from coursekit.datasets import noisy_digits  # noqa: E402
+from coursekit.datasets import noisy_digits
 
 
 def arm_seconds(reference, data, **setup):

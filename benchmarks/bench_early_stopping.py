@@ -30,7 +30,8 @@ def run_seconds(scenarios, reference, setup, **options):
 def main():
     report_grading("early_stopping", __doc__)
 
-    reference, grader, scenarios = load_reference("early_stopping"), load_grader("early_stopping"), load_scenarios("early_stopping")
+    reference, grader = load_reference("early_stopping"), load_grader("early_stopping")
+    scenarios = load_scenarios("early_stopping")
     early = grader.fit_setup(grader.EARLY_STOP_SEED, grader.EARLY_STOP)
     late = grader.fit_setup(grader.MAX_EPOCHS_SEED, grader.MAX_EPOCHS)
     interruption = {"interrupt_after": grader.INTERRUPT_AFTER_EPOCHS * grader.batches_per_epoch(late),

@@ -28,10 +28,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from test_mutants import load_catalogue  # noqa: E402  (builds the catalogued submissions)
 
-from timing import machine_speed  # noqa: E402
-
 from coursekit import paths  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
+
+from timing import machine_speed  # noqa: E402
 
 MIX = {"reference": 0.4, "stub": 0.2, "mutant": 0.4}
 
@@ -77,13 +77,20 @@ def command_seconds(root, out, jobs):
 
 
 def warm_seconds(root, out, jobs):
-    """Grade `root` twice in this process; the second time, the grading server is already up."""
-    from coursekit.batch.grade_class import grade_class
-    grade_class(root, out, jobs=jobs, progress=False, echo=lambda line: None)
-    started = time.perf_counter()
-    if grade_class(root, out, jobs=jobs, regrade=True, progress=False, echo=lambda line: None) != 0:
-        raise SystemExit("grading the reference failed")
-    return time.perf_counter() - started
+    """Grade `root` as grade-class does, with its grading server already up (a regrade's cost)."""
+    from coursekit.batch.client import GradingServer
+    from coursekit.batch.local_runner import run_local
+    from coursekit.batch.records import ClassGrading
+    from coursekit.batch.runs import ClassOptions
+    with GradingServer() as server:
+        server.start()
+        grading = ClassGrading(root, out, ClassOptions(), regrade=True)
+        started = time.perf_counter()
+        run_local(grading, server, jobs, None)
+        seconds = time.perf_counter() - started
+    if grading.failures:
+        raise SystemExit(f"grading the reference failed: {grading.failures}")
+    return seconds
 
 
 def naive_seconds(root, out, count):

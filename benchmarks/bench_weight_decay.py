@@ -17,7 +17,7 @@ from pathlib import Path
 from timing import load_grader, load_reference, notebook_seconds, one_thread, report_grading
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from coursekit.datasets import sparse_linear_regression  # noqa: E402
+from coursekit.datasets import sparse_linear_regression
 
 
 def main():

@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from references import load_grader, load_reference, load_scenarios  # noqa: E402,F401  (the kit's tests' loaders)
-
 from coursekit.grading.threads import one_thread  # noqa: E402,F401  (as the graders use it)
+
+from references import load_grader, load_reference, load_scenarios  # noqa: E402,F401  (the kit's tests' loaders)
 
 
 def grading_seconds(exercise_id, repeats):

@@ -102,7 +102,8 @@ def load_catalogue(path):
         seen.add(entry["id"])
         base = stub_source(exercise_id) if kind == "lazy" else reference
         source = _apply_edits(base, entry["replace"], where)
-        task, caught_by, also_fails = entry.get("task", ""), tuple(entry.get("caught_by", ())), entry.get("also_fails", {})
+        task, caught_by = entry.get("task", ""), tuple(entry.get("caught_by", ()))
+        also_fails = entry.get("also_fails", {})
         if kind == "mutant":
             if task not in tasks:
                 raise ValueError(f"{where}: task {task!r} is not one of course.yml's {sorted(tasks)}")

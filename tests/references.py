@@ -5,7 +5,7 @@ import sys
 
 import coursekit.worker
 from coursekit import paths
-from coursekit.grading.zygote import WORKER_PACKAGE_NAME
+from coursekit.grading.zygote_client import WORKER_PACKAGE_NAME
 
 
 def grader_file(exercise_id):

@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from grading import course_with, grade
-
 from coursekit import paths
-from coursekit.cli import course_problems
 from coursekit.config import CourseConfigError, load_course, parse_course
+from coursekit.course_checks import course_problems
+
+from grader_runs import course_with, grade
 
 VALID = """
 course: {id: demo, title: Demo}
@@ -52,8 +52,10 @@ def test_sandbox_limits_have_defaults_and_can_be_set():
     ("    files: [batchnorm.py]", "    files: [notes.md]", "exercises[0].files: must list the graded module"),
     ("    title: Batch norm\n", "", "exercises[0].title: required key is missing"),
     ("course: {id: demo, title: Demo}", "course: {id: demo, title: Demo, term: fall}", "course.term: unknown key"),
-    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0", "exercises[0].time_limit: expected a number of seconds"),
-    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_budget: .inf", "exercises[0].time_budget: expected a number of seconds"),
+    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_limit: 0",
+     "exercises[0].time_limit: expected a number of seconds"),
+    ("    due: 2027-01-29", "    due: 2027-01-29\n    time_budget: .inf",
+     "exercises[0].time_budget: expected a number of seconds"),
     ("tasks: {batch_norm: 3", "tasks: {batch_norm: 3,, ", "not valid YAML"),
     ("course: {id: demo, title: Demo}", "sandbox: {isolation: docker}\ncourse: {id: demo, title: Demo}",
      "sandbox.isolation: expected one of auto, bubblewrap, none, got 'docker'"),

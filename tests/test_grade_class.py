@@ -12,12 +12,16 @@ import time
 import pytest
 
 from coursekit import paths
+from coursekit.batch.client import GradingServer
 from coursekit.batch.csv_export import class_rows
-from coursekit.batch.grade_class import ClassOptions, grade_class, grade_submission, plan
+from coursekit.batch.grade_class import grade_class
 from coursekit.batch.layout import LayoutError, find_submissions
+from coursekit.batch.plan import plan
+from coursekit.batch.runs import ClassOptions, grade_submission
 from coursekit.cli import main as coursekit_main
 from coursekit.config import load_course
-from grading import course_with, grade
+
+from grader_runs import course_with, grade
 
 EXIT_AT_IMPORT = "import os\nos._exit(0)\n"
 SLOW_IMPORT = "import time\ntime.sleep(2)\n"
@@ -65,14 +69,15 @@ def test_a_student_with_no_results_gets_blank_scores_and_the_reason():
     assert rows[1]["total"] == "" and rows[1]["status"] == "grader failed: it broke"
 
 
-def test_exercises_graded_apart_merge_into_the_one_run_results(tmp_path):
+def test_exercises_graded_one_run_each_merge_into_the_one_run_results(tmp_path):
     whole, _ = grade(solutions=True, tmp_path=tmp_path)
-    together = grade_submission(paths.SOLUTIONS, ClassOptions())
-    apart = grade_submission(paths.SOLUTIONS, ClassOptions(), apart=True)
-    assert not apart.problem and apart.results["score"] == apart.results["max_score"] > 0
-    for results in (whole, together.results, apart.results):
+    with GradingServer() as server:
+        together = grade_submission(paths.SOLUTIONS, ClassOptions(), server)
+        split = grade_submission(paths.SOLUTIONS, ClassOptions(), server, one_run_per_exercise=True)
+    assert not split.problem and split.results["score"] == split.results["max_score"] > 0
+    for results in (whole, together.results, split.results):
         results.pop("execution_time")
-    assert apart.results == whole
+    assert split.results == whole
     assert together.results == whole
 
 
@@ -157,13 +162,13 @@ def test_a_grader_that_fails_is_reported_and_the_exit_status_says_so(tmp_path):
 
 
 def test_results_that_cannot_be_written_stop_the_run_with_the_reason(graded_class, tmp_path, monkeypatch):
-    import coursekit.batch.grade_class as grade_class_module
+    import coursekit.batch.records as records_module
     root, _, _, _ = graded_class
 
     def disk_full(path, results):
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr(grade_class_module, "write_json_atomically", disk_full)
+    monkeypatch.setattr(records_module, "write_json_atomically", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
         grade_class(root, tmp_path / "out", jobs=2, progress=False, echo=lambda line: None)
 
@@ -198,9 +203,9 @@ def test_a_dask_cluster_grades_the_class_to_the_same_csv(graded_class, tmp_path)
 def test_a_grading_server_whose_zygote_stopped_starts_another_for_the_next_child():
     from coursekit.batch.server import _Children
     from coursekit.grading.sandbox import Isolation
-    from coursekit.grading.zygote import Zygote
+    from coursekit.grading.zygote_client import ZygoteClient
     started = []
-    children = _Children(lambda: started.append(Zygote(Isolation("none"), 1 << 20)) or started[-1])
+    children = _Children(lambda: started.append(ZygoteClient(Isolation("none"), 1 << 20)) or started[-1])
     try:
         first = children.shared
         first.process.kill()                    # as the kernel's OOM killer might
@@ -215,7 +220,7 @@ def test_a_grading_server_whose_zygote_stopped_starts_another_for_the_next_child
 
 
 def test_a_grading_server_leaves_no_staged_files_behind(tmp_path, monkeypatch):
-    from coursekit.batch.server import GradingServer
+    from coursekit.batch.client import GradingServer
     monkeypatch.setenv("TMPDIR", str(tmp_path))     # where the server's zygote stages its files
     server = GradingServer()
     server.start()

@@ -1,12 +1,14 @@
 """Reference = full marks, stub = zero, and what results.json holds."""
 
-import pytest
+from types import SimpleNamespace
 
-from grading import grade, submission_with
-from references import grader_file
+import pytest
 
 from coursekit import paths
 from coursekit.config import load_course
+
+from grader_runs import grade, submission_with
+from references import grader_file
 
 BATCHNORM = str(grader_file("batchnorm"))     # for submissions that hold the batchnorm file only
 
@@ -103,7 +105,8 @@ def test_syntax_error_scores_zero_and_names_the_line(tmp_path):
 def test_flat_layout_is_found(tmp_path):
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "batchnorm.py").write_text((paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read_text())
-    results, _ = grade(tmp_path / "flat", tmp_path=tmp_path, select="autograder/test_batchnorm.py::test_hand_computed_example")
+    results, _ = grade(tmp_path / "flat", tmp_path=tmp_path,
+                       select="autograder/test_batchnorm.py::test_hand_computed_example")
     assert results["score"] == results["max_score"] > 0
 
 
@@ -138,7 +141,7 @@ class _Item:
         self.exercise_id, self.config = exercise_id, config
 
     def get_closest_marker(self, name):
-        return pytest.mark.exercise(self.exercise_id).mark if name == "exercise" else None
+        return SimpleNamespace(args=(self.exercise_id,)) if name == "exercise" else None
 
 
 def test_a_run_over_several_exercises_stops_each_worker_after_its_last_test():
@@ -147,7 +150,7 @@ def test_a_run_over_several_exercises_stops_each_worker_after_its_last_test():
     class Session:
         closed = []
 
-        def close_student(self, exercise_id):
+        def close_exercise(self, exercise_id):
             self.closed.append(exercise_id)
 
     config = type("Config", (), {"stash": {plugin._SESSION: Session()}})()

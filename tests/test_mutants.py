@@ -13,11 +13,11 @@ import ast
 
 import pytest
 
-from catalogues import all_submissions, catalogue_paths, load_catalogue
-from grading import grade, submission_with
-from references import grader_file
-
 from coursekit import paths
+
+from catalogues import all_submissions, catalogue_paths, load_catalogue
+from grader_runs import grade, submission_with
+from references import grader_file
 
 # Exercises whose graders are still being brought under the fairness rules (cross-task failures,
 # lazy submissions): until then their mutants are held to caught_by only, and lazy ones not graded.

@@ -20,7 +20,8 @@ import yaml
 
 from coursekit import paths
 from coursekit.grading.sandbox import bubblewrap_problem
-from grading import course_with, grade, grader_pids, reference_source
+
+from grader_runs import course_with, grade, grader_pids, reference_source
 from references import grader_file
 
 ATTACKS = Path(__file__).with_name("attacks")
@@ -157,7 +158,8 @@ def test_an_attack_earns_only_what_it_honestly_earns_and_harms_nothing(entry, tm
     valid_results(results)
     statuses = {test["extra_data"]["test"].rpartition("::")[2]: test["extra_data"]["status"]
                 for test in results["tests"]}
-    lost = [test for test in results["tests"] if test["extra_data"]["test"].rpartition("::")[2] in entry.get("lose", ())]
+    lost = [test for test in results["tests"]
+            if test["extra_data"]["test"].rpartition("::")[2] in entry.get("lose", ())]
     honest = 0 if entry["honest"] == 0 else results["max_score"] - sum(test["max_score"] for test in lost)
     assert results["score"] <= honest, statuses
     assert all(statuses[name] != "passed" for name in entry.get("lose", ())), statuses

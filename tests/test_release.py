@@ -6,12 +6,12 @@ import shutil
 
 import pytest
 
-from grading import grade
-
 from coursekit import paths
 from coursekit.config import load_course
 from coursekit.release import ReleaseError, exercise_fingerprints, release, scan_for_leaks
 from coursekit.stubs import fill_stub
+
+from grader_runs import grade
 
 EXERCISES = load_course(paths.COURSE_FILE).exercises
 

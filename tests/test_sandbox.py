@@ -8,8 +8,9 @@ from coursekit import paths
 from coursekit.config import Sandbox
 from coursekit.grading import sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
-from coursekit.grading.zygote import Zygote
-from grading import grade, submission_with
+from coursekit.grading.zygote_client import ZygoteClient
+
+from grader_runs import grade, submission_with
 
 
 def test_auto_falls_back_loudly_and_bubblewrap_refuses_to(monkeypatch):
@@ -98,7 +99,7 @@ def test_output_beyond_the_cap_ends_the_worker_with_a_clear_reason(tmp_path):
     scenarios.write_text("")
     spec = WorkerSpec(module_name="flood", student_file=student, scenarios_file=scenarios,
                       limits=Sandbox(output_mb=1))
-    zygote = Zygote(sandbox.Isolation("none"), 1 << 20)
+    zygote = ZygoteClient(sandbox.Isolation("none"), 1 << 20)
     worker = WorkerProcess(spec, zygote)
     try:
         with pytest.raises(WorkerFailure, match="printed more than 1 MiB"):

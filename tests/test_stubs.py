@@ -5,11 +5,18 @@ import re
 
 import pytest
 
-from grading import reference_source
-
 from coursekit import paths
 from coursekit.config import load_course
-from coursekit.stubs import GENERATED_RAISE, SolutionMarkerError, fill_stub, find_leaks, make_stub, solution_fingerprints
+from coursekit.stubs import (
+    GENERATED_RAISE,
+    SolutionMarkerError,
+    fill_stub,
+    find_leaks,
+    make_stub,
+    solution_fingerprints,
+)
+
+from grader_runs import reference_source
 
 EXERCISES = load_course(paths.COURSE_FILE).exercises
 
@@ -31,7 +38,8 @@ def test_stub_keeps_the_api_and_names_every_task(exercise):
     assert set(exercise.tasks) <= defined
     assert not find_leaks(stub, solution_fingerprints(solution))
     assert len(GENERATED_RAISE.findall(stub)) == solution.count("### BEGIN SOLUTION")
-    assert all(len(line) <= 100 for line in stub.splitlines() if "NotImplementedError" in line or line.strip().startswith('"'))
+    assert all(len(line) <= 100 for line in stub.splitlines()
+               if "NotImplementedError" in line or line.strip().startswith('"'))
 
 
 def test_filling_the_stub_gives_back_the_solution():
@@ -63,6 +71,8 @@ def test_leak_scanner_finds_solution_lines_and_markers():
     solution = reference_source()
     fingerprints = solution_fingerprints(solution)
     assert find_leaks("x = 1\n", fingerprints) == []
-    assert find_leaks("        var = x.var(dim=dims, correction=0)\n        if running_mean is not None and running_var is not None:\n", fingerprints)
+    two_solution_lines = ("        var = x.var(dim=dims, correction=0)\n"
+                          "        if running_mean is not None and running_var is not None:\n")
+    assert find_leaks(two_solution_lines, fingerprints)
     assert not find_leaks("    with torch.no_grad():\n", fingerprints)
     assert find_leaks("# ### BEGIN SOLUTION\n", fingerprints)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from grading import course_with, grade, grader_names, reference_source, submission_with
+from grader_runs import course_with, grade, grader_names, reference_source, submission_with
 from references import grader_file
 
 BATCHNORM = str(grader_file("batchnorm"))     # the submissions here hold the batchnorm file only
@@ -27,7 +27,8 @@ def short_course(tmp_path):
 
 
 def test_hang_in_one_function_fails_only_the_tests_that_call_it(tmp_path, short_course):
-    folder = submission_with(tmp_path, "hang", patched(BACKWARD_BODY, "    while True:\n        pass\n" + BACKWARD_BODY))
+    hang = "    while True:\n        pass\n"
+    folder = submission_with(tmp_path, "hang", patched(BACKWARD_BODY, hang + BACKWARD_BODY))
     results, _ = grade(folder, course=short_course, tmp_path=tmp_path, select=BATCHNORM)
     backward_tests = {t["extra_data"]["test"].rpartition("::")[2] for t in results["tests"]
                       if "batch_norm_backward" in t["tags"][1] or "BatchNormFunction" in t["tags"][1]}
@@ -40,7 +41,8 @@ def test_hang_in_one_function_fails_only_the_tests_that_call_it(tmp_path, short_
 
 
 def test_os_exit_in_a_function_is_a_crash_of_that_test_only(tmp_path):
-    folder = submission_with(tmp_path, "exit", patched(BACKWARD_BODY, "    import os\n    os._exit(0)\n" + BACKWARD_BODY))
+    exit_now = "    import os\n    os._exit(0)\n"
+    folder = submission_with(tmp_path, "exit", patched(BACKWARD_BODY, exit_now + BACKWARD_BODY))
     results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[2])
     assert results["score"] == 0
     assert results["tests"][0]["extra_data"]["status"] == "crashed"
@@ -50,7 +52,8 @@ def test_os_exit_in_a_function_is_a_crash_of_that_test_only(tmp_path):
 
 def test_forbidden_api_gets_no_credit_and_says_which(tmp_path):
     """More ways to reach it are in tests/attacks/."""
-    cheat = "import torch.nn.functional as F\n    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)\n"
+    cheat = ("import torch.nn.functional as F\n"
+             "    return F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)\n")
     marker = "    ### BEGIN SOLUTION: normalise x with the batch or the running statistics\n"
     folder = submission_with(tmp_path, "forbidden", patched(marker, marker + "    " + cheat.lstrip()))
     results, _ = grade(folder, tmp_path=tmp_path, select=SELECTED.split()[1])

@@ -167,7 +167,7 @@ x = torch.randn(8, 3)
 @pytest.mark.parametrize("action", [
     lambda: F.batch_norm(x, None, None, training=True),
     lambda: torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False),
-    lambda: getattr(getattr(torch.ops, "aten"), "native_batch_norm")(x, None, None, None, None, True, 0.1, 1e-5),
+    lambda: torch.ops.aten.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5),
     lambda: F.instance_norm(x.reshape(8, 3, 1).expand(8, 3, 4)),
     lambda: F.layer_norm(x, (3,)),
 ], ids=["functional", "torch", "ops.aten", "instance_norm", "layer_norm"])

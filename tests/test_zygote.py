@@ -10,8 +10,8 @@ import pytest
 from coursekit.config import Sandbox
 from coursekit.grading import sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
-from coursekit.grading.zygote import Zygote, ZygoteFailure
-from coursekit.worker.zygote import STUDENT_LIBRARIES
+from coursekit.grading.zygote_client import ZygoteClient, ZygoteFailure
+from coursekit.worker.zygote_server import STUDENT_LIBRARIES
 
 needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None, reason="no sandbox here")
 
@@ -91,7 +91,7 @@ def kept_under_tmp(*extra):
 
 @pytest.fixture
 def zygote():
-    started = Zygote(sandbox.choose_isolation("bubblewrap"), 8 << 20)
+    started = ZygoteClient(sandbox.choose_isolation("bubblewrap"), 8 << 20)
     yield started
     started.close()
 
@@ -190,7 +190,7 @@ def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_pat
     (environment / "marker.txt").write_text("the environment")
     real_roots = sandbox._python_roots()
     monkeypatch.setattr(sandbox, "_python_roots", lambda: real_roots + [environment])
-    zygote = Zygote(sandbox.choose_isolation("bubblewrap"), 8 << 20)
+    zygote = ZygoteClient(sandbox.choose_isolation("bubblewrap"), 8 << 20)
     worker = _worker(tmp_path, zygote)
     try:
         assert _value(worker.call("read", (str(environment / "marker.txt"),))) == "the environment"
@@ -202,7 +202,7 @@ def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_pat
 
 
 def test_a_closed_zygote_fails_as_the_graders_fault(tmp_path):
-    zygote = Zygote(sandbox.Isolation("none"), 8 << 20)
+    zygote = ZygoteClient(sandbox.Isolation("none"), 8 << 20)
     zygote.close()
     with pytest.raises(ZygoteFailure, match="grading sandbox"):
         zygote.poll(1)

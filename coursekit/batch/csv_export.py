@@ -2,9 +2,8 @@
 
 import csv
 import io
-import os
-import tempfile
-from pathlib import Path
+
+from coursekit.atomic_write import write_atomically
 
 
 def _number(value):
@@ -29,9 +28,4 @@ def write_class_csv(path, course, graded):
     writer = csv.DictWriter(buffer, fieldnames=["student", *course.ids, "total", "status"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(class_rows(course, graded))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-        stream.write(buffer.getvalue())
-    os.replace(temporary, path)
+    write_atomically(path, buffer.getvalue())

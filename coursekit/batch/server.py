@@ -1,7 +1,7 @@
 """A grading server: pytest runs that skip Python's, torch's and the sandbox's start-up.
 
 `python -m coursekit.batch.server [--isolation MODE] [--course FILE]` starts a zygote
-(coursekit/grading/zygote.py), imports torch, pytest and the grading harness while the zygote
+(coursekit/grading/zygote_client.py), imports torch, pytest and the grading harness while the zygote
 boots, checks the course file (its answer is {"ready": false, "error": ...} if it is broken),
 then reads one JSON request per line on stdin: {"id": any, "argv": [...], "log": path, "seconds": limit}. For
 each it forks a child at once that runs `pytest.main(argv)` in the repository root with its
@@ -12,7 +12,7 @@ As each child ends it answers with one JSON line {"id": ..., "exit": code} (code
 thread and the CPU only (`warm_torch`), so its children start warm and without thread pools
 (forking after those exist is unsafe). At the end of stdin it kills what still runs, and exits.
 
-`GradingServer` is the client: one server process, any number of requests at once.
+Its client, `GradingServer`, is in client.py.
 """
 
 import argparse
@@ -22,10 +22,8 @@ import os
 import selectors
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from coursekit import paths
@@ -37,7 +35,7 @@ def _run_child(argv, log_path, connection, scratch):
     import pytest
     import torch
 
-    from coursekit.grading import zygote
+    from coursekit.grading import zygote_client as zygote
     zygote.adopt(connection)
     os.environ["TMPDIR"] = tempfile.tempdir = scratch     # removed once the child ends, however it ends
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"     # the graders need no installed plugin
@@ -57,7 +55,7 @@ def _run_child(argv, log_path, connection, scratch):
 
 def _launch_zygote(isolation_mode, course):
     """Start the shared zygote booting (it finishes while the server imports); None if it cannot start."""
-    from coursekit.grading import zygote
+    from coursekit.grading import zygote_client as zygote
     from coursekit.grading.sandbox import choose_isolation
     try:
         return zygote.preload(choose_isolation(isolation_mode or course.sandbox.isolation),
@@ -69,7 +67,7 @@ def _launch_zygote(isolation_mode, course):
 
 def _ready(booting):
     """The booting zygote once it serves, or None if it failed (the failure is printed)."""
-    from coursekit.grading import zygote
+    from coursekit.grading import zygote_client as zygote
     if booting is None:
         return None
     try:
@@ -105,7 +103,7 @@ class _Children:
 
     def connection(self):
         """A zygote connection for the next child, or None (it then starts a zygote of its own)."""
-        from coursekit.grading import zygote
+        from coursekit.grading import zygote_client as zygote
         if self.shared is not None and not self.shared.alive:
             print("grading server: the shared zygote stopped; starting another", file=sys.stderr, flush=True)
             self.shared.close()
@@ -175,8 +173,8 @@ def _requests(selector, pending):
 
 
 def serve(isolation_mode, course_file):
-    from coursekit.cli import course_problems
     from coursekit.config import load_course
+    from coursekit.course_checks import course_problems
 
     course = load_course(course_file)
     booting = _launch_zygote(isolation_mode, course)
@@ -209,132 +207,6 @@ def serve(isolation_mode, course_file):
                 print(json.dumps({"id": request_id, "exit": code}), flush=True)
     finally:
         children.close()
-
-
-class GradingServerError(RuntimeError):
-    """The grading server died or answered nonsense."""
-
-
-class _Pending:
-    def __init__(self):
-        self.done = threading.Event()
-        self.exit = None
-        self.failed = False
-        self.process = None
-
-
-class GradingServer:
-    """One `python -m coursekit.batch.server` process, started on first use; thread-safe.
-
-    Any number of threads may `run()` at once: each request runs in its own fork.
-    """
-
-    def __init__(self, isolation_mode=None, course_file=None):
-        self.isolation_mode = isolation_mode
-        self.course_file = course_file
-        self.process = None
-        self._lock = threading.Lock()
-        self._pending = {}          # request id -> _Pending
-        self._next_id = 0
-        self._stopped = False
-
-    def start(self):
-        """Start the server unless it runs; returns once it is ready (raises GradingServerError)."""
-        with self._lock:
-            if self._stopped:
-                raise GradingServerError("the grading server was stopped")
-            if self.process is not None and self.process.poll() is None:
-                return
-            command = [sys.executable, "-m", "coursekit.batch.server"]
-            if self.isolation_mode:
-                command += ["--isolation", self.isolation_mode]
-            if self.course_file:
-                command += ["--course", str(self.course_file)]
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.REPO_ROOT),
-                                                                              os.environ.get("PYTHONPATH")]))}
-            # A session of its own: a terminal's Ctrl-C reaches the client, which stops the server
-            # through its stdin, rather than every process of the server at once.
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                       env=env, cwd=paths.REPO_ROOT, start_new_session=True)
-            try:
-                line = process.stdout.readline()
-            except BaseException:       # Ctrl-C while it boots
-                process.kill()
-                process.wait()
-                raise
-            if not line or not json.loads(line).get("ready"):
-                process.stdin.close()
-                process.wait()
-                reason = json.loads(line)["error"] if line else f"exit code {process.returncode}"
-                raise GradingServerError(f"the grading server did not start: {reason}")
-            self.process = process
-            threading.Thread(target=self._read_replies, args=(process,), daemon=True).start()
-
-    def _read_replies(self, process):
-        for line in process.stdout:
-            reply = json.loads(line)
-            with self._lock:
-                pending = self._pending.pop(reply["id"], None)
-            if pending is not None:
-                pending.exit = reply["exit"]
-                pending.done.set()
-        with self._lock:        # the server ended: whatever it still ran has no answer
-            lost = [request_id for request_id, pending in self._pending.items() if pending.process is process]
-            for request_id in lost:
-                pending = self._pending.pop(request_id)
-                pending.failed = True
-                pending.done.set()
-
-    def run(self, argv, log, seconds=None):
-        """Run `pytest argv` in a fresh fork, output in `log`; its exit code, or None if killed at `seconds`."""
-        self.start()
-        pending = _Pending()
-        with self._lock:
-            self._next_id += 1
-            request_id, process = self._next_id, self.process
-            pending.process = process
-            self._pending[request_id] = pending
-            try:
-                process.stdin.write(json.dumps({"id": request_id, "argv": list(argv), "log": str(log),
-                                                "seconds": seconds}) + "\n")
-                process.stdin.flush()
-            except OSError:
-                pending.failed = True
-                del self._pending[request_id]
-        if not pending.failed:
-            pending.done.wait()
-        if pending.failed:
-            raise GradingServerError("the grading server exited")
-        return pending.exit
-
-    @property
-    def pid(self):
-        return self.process.pid if self.process is not None else None
-
-    @property
-    def stopped(self):
-        return self._stopped
-
-    def stop(self):
-        """Close the server for good: what it runs now ends unanswered, and a later run() fails."""
-        with self._lock:
-            self._stopped = True
-        self.close()
-
-    def close(self):
-        """End the server process and what it runs (a later run() starts another)."""
-        with self._lock:
-            process, self.process = self.process, None
-        if process is not None:
-            try:
-                process.stdin.close()
-            except OSError:
-                pass
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 if __name__ == "__main__":

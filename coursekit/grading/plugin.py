@@ -8,7 +8,8 @@ Options:
     --sandbox MODE        auto, bubblewrap or none: overrides course.yml's sandbox.isolation
     --exercise ID         grade only this exercise (repeatable); default: every exercise
 An exercise whose file cannot be graded (missing, two copies, not UTF-8) is not run: it is reported
-once, as one outcome worth all of its tests' points.
+once, as one outcome worth all of its tests' points (selection.py). The run's state is a
+GradingSession (session.py).
 Markers: `exercise(id)` on a grader module, `points(n, task=...)` on each grader test.
 """
 
@@ -19,19 +20,19 @@ from pathlib import Path
 import pytest
 
 from coursekit import paths
+from coursekit.atomic_write import write_json_atomically
 from coursekit.config import ISOLATIONS, CourseConfigError, load_course
 from coursekit.grading.failures import GradingFailure
-from coursekit.grading.process import WorkerSpec
 from coursekit.grading.report import summary_lines
+from coursekit.grading.results import exercise_scores, gradescope_results
 from coursekit.grading.sandbox import SandboxUnavailable, choose_isolation
-from coursekit.grading.results import TestOutcome, exercise_scores, gradescope_results, write_json_atomically
-from coursekit.grading.student import Student
-from coursekit.grading.submission import locate_module_file
-from coursekit.grading.zygote import Zygote, preloaded
+from coursekit.grading.selection import check_graders, select_exercises
+from coursekit.grading.session import GradingSession, describe, exercise_of, outcome_of
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
-           "pytest_collection_modifyitems_select", "pytest_collection_finish", "student", "pytest_runtest_makereport", "pytest_runtest_makereport_recorded",
-           "pytest_runtest_teardown", "pytest_terminal_summary", "pytest_sessionfinish"]
+           "pytest_collection_modifyitems_select", "pytest_collection_finish", "student",
+           "pytest_runtest_makereport", "pytest_runtest_makereport_recorded", "pytest_runtest_teardown",
+           "pytest_terminal_summary", "pytest_sessionfinish"]
 
 _SESSION = pytest.StashKey()
 
@@ -44,76 +45,6 @@ def points(value, *, task):
 def exercise(exercise_id):
     """Mark a grader module as grading the exercise `exercise_id` (use as `pytestmark`)."""
     return pytest.mark.exercise(exercise_id)
-
-
-class GradingSession:
-    """Everything one grading run knows: the course, the submission, workers, outcomes."""
-
-    def __init__(self, course, submission_root, isolation):
-        self.course = course
-        self.isolation = isolation
-        self.submission_root = Path(submission_root)
-        self.students = {}
-        self.outcomes = []
-        self.items = []              # the graders selected to run, in order
-        self.collected = False       # results are written only for a run whose graders were valid
-        self.started = time.monotonic()
-        self._zygote = None
-
-    def zygote(self):
-        """The zygote that forks this run's workers: the process's preloaded one, or one of its own."""
-        if self._zygote is None or not self._zygote.alive:
-            self._zygote = preloaded(self.isolation) or Zygote(self.isolation, self.course.sandbox.scratch_mb << 20)
-        return self._zygote
-
-    def unavailable(self, exercise_id):
-        """Why the submission's file for this exercise cannot be graded, or None."""
-        return locate_module_file(self.submission_root, self.course.exercise(exercise_id))[1]
-
-    def student(self, exercise_id, scenarios_file):
-        if exercise_id not in self.students:
-            exercise_config = self.course.exercise(exercise_id)
-            module_file, problem = locate_module_file(self.submission_root, exercise_config)
-            if module_file is None:
-                handle = Student(exercise_config, None, missing=problem)
-            else:
-                spec = WorkerSpec(module_name=exercise_id, student_file=module_file,
-                                  scenarios_file=scenarios_file,
-                                  forbidden=exercise_config.forbidden.as_plain(),
-                                  limits=self.course.sandbox,
-                                  import_seconds=exercise_config.time_limit,
-                                  cpu_seconds=self.course.sandbox.cpu_seconds_for(exercise_config))
-                handle = Student(exercise_config, spec, self.zygote)
-            self.students[exercise_id] = handle
-        return self.students[exercise_id]
-
-    def close_student(self, exercise_id):
-        """Stop the worker of an exercise whose tests are done (a later test would start another)."""
-        if exercise_id in self.students:
-            self.students[exercise_id].close()
-
-    def close(self):
-        for handle in self.students.values():
-            handle.close()
-        if self._zygote is not None and self._zygote is not preloaded(self.isolation):
-            self._zygote.close()
-        self._zygote = None
-
-    def record_unrun(self):
-        """Give every selected grader that produced no outcome (after -x, say) a 'not graded' one."""
-        done = {outcome.nodeid for outcome in self.outcomes}
-        for item in self.items:
-            if item.nodeid not in done:
-                self.outcomes.append(_outcome(item, None))
-
-    def ordered_outcomes(self):
-        """The outcomes in course.yml's order of exercises (each exercise's tests in their run order)."""
-        return sorted(self.outcomes, key=lambda outcome: self.course.ids.index(outcome.exercise))
-
-    def graded_exercise_ids(self):
-        """Exercises with at least one outcome, in course.yml's order."""
-        return [exercise.id for exercise in self.course.exercises
-                if any(outcome.exercise == exercise.id for outcome in self.outcomes)]
 
 
 def pytest_addoption(parser):
@@ -156,7 +87,7 @@ def pytest_configure(config):
     except SandboxUnavailable as error:
         raise pytest.UsageError(str(error)) from None
     if isolation.warning:
-        warnings.warn(SandboxWarning(isolation.warning))
+        warnings.warn(SandboxWarning(isolation.warning), stacklevel=1)
     config.stash[_SESSION] = GradingSession(course, _submission_root(config), isolation)
 
 
@@ -171,56 +102,16 @@ def pytest_report_header(config):
                                                         if grading.isolation.warning else "")
 
 
-def _describe(item):
-    doc = (getattr(item.function, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
-
-
-def _declared_points(module):
-    """(task, points) for every grader function in a module, whether or not it was selected."""
-    for name, function in sorted(vars(module).items()):
-        if name.startswith("test_") and callable(function):
-            for mark in getattr(function, "pytestmark", []):
-                if mark.name == "points":
-                    yield mark.kwargs["task"], mark.args[0]
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
-    """Check every grader is marked and documented, and that its points agree with course.yml.
-
-    Then order the tests as course.yml orders the exercises (each grader file keeps its own order),
-    so that results.json reads like the course.
-
-    Points are summed over every grader function of each collected module, so grading a
-    selection (-k, node ids) is checked against the same totals as a full run.
-    """
+    """Check every grader against course.yml (selection.check_graders), then order the tests as
+    course.yml orders the exercises (each grader file keeps its own order), so that results.json
+    reads like the course."""
     grading = config.stash[_SESSION]
-    course = grading.course
-    problems, modules = [], {}
-    for item in items:
-        exercise_marker, points_marker = item.get_closest_marker("exercise"), item.get_closest_marker("points")
-        if exercise_marker is None or points_marker is None or not _describe(item):
-            problems.append(f"{item.nodeid}: a grader needs an exercise marker, a points marker "
-                            "and a docstring whose first line the student reads")
-        elif exercise_marker.args[0] not in course.ids:
-            problems.append(f"{item.nodeid}: exercise {exercise_marker.args[0]!r} is not in {course.path.name}")
-        else:
-            modules.setdefault(exercise_marker.args[0], {})[item.module.__name__] = item.module
-    for exercise_id, exercise_modules in modules.items():
-        awarded = {}
-        for module in exercise_modules.values():
-            for task, value in _declared_points(module):
-                awarded[task] = awarded.get(task, 0) + value
-        index = course.ids.index(exercise_id)
-        declared = course.exercise(exercise_id).tasks
-        for task in sorted(set(awarded) | set(declared)):
-            if awarded.get(task, 0) != declared.get(task, 0):
-                problems.append(f"{course.path.name}: exercises[{index}].tasks.{task}: "
-                                f"{declared.get(task, 0)} points here, but the graders award {awarded.get(task, 0)}")
+    problems = check_graders(items, grading.course)
     if problems:
         raise pytest.UsageError("the graders do not match the course file:\n  " + "\n  ".join(problems))
-    items.sort(key=lambda item: course.ids.index(_exercise_of(item)))   # stable
+    items.sort(key=lambda item: grading.course.ids.index(exercise_of(item)))   # stable
     grading.collected = True
 
 
@@ -231,34 +122,7 @@ def pytest_collection_modifyitems_select(session, config, items):
     Runs after -k and -m have deselected theirs, so an exercise left out by them is not reported.
     """
     grading = config.stash[_SESSION]
-    course = grading.course
-    chosen = config.getoption("--exercise") or []
-    for exercise_id in chosen:
-        if exercise_id not in course.ids:
-            raise pytest.UsageError(f"--exercise {exercise_id}: not an exercise of {course.path.name} "
-                                    f"({', '.join(course.ids)})")
-    _deselect(config, items, lambda item: bool(chosen) and _exercise_of(item) not in chosen)
-    for exercise_id in dict.fromkeys(map(_exercise_of, list(items))):
-        problem = grading.unavailable(exercise_id)
-        if problem is not None:
-            dropped = _deselect(config, items, lambda item: _exercise_of(item) == exercise_id)
-            grading.outcomes.append(_unavailable_outcome(exercise_id, dropped, problem))
-
-
-def _deselect(config, items, unwanted):
-    """Remove the items for which unwanted(item) holds, as pytest's -k does; return them."""
-    dropped = [item for item in items if unwanted(item)]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not unwanted(item)]
-    return dropped
-
-
-def _unavailable_outcome(exercise_id, items, problem):
-    """One outcome for an exercise whose file cannot be graded, worth the points of all its tests."""
-    return TestOutcome(nodeid=items[0].nodeid.partition("::")[0], name="all tests", exercise=exercise_id,
-                       task="", max_score=float(sum(item.get_closest_marker("points").args[0] for item in items)),
-                       score=0.0, status="not graded", feedback=problem, tests=len(items))
+    grading.outcomes += select_exercises(config, items, grading, config.getoption("--exercise") or [])
 
 
 def pytest_collection_finish(session):
@@ -271,27 +135,7 @@ def student(request):
     grading = request.config.stash[_SESSION]
     exercise_id = request.node.get_closest_marker("exercise").args[0]
     scenarios = Path(request.node.fspath).parent / "scenarios" / f"{exercise_id}.py"
-    return grading.student(exercise_id, scenarios)
-
-
-def _outcome(item, report):
-    exercise_id = item.get_closest_marker("exercise").args[0]
-    points_marker = item.get_closest_marker("points")
-    maximum = float(points_marker.args[0])
-    base = dict(nodeid=item.nodeid, name=_describe(item), exercise=exercise_id,
-                task=points_marker.kwargs["task"], max_score=maximum)
-    if report is None:
-        return TestOutcome(score=0.0, status="not graded", feedback="this test did not run", **base)
-    if report.passed:
-        return TestOutcome(score=maximum, status="passed", feedback="", **base)
-    if report.skipped:
-        return TestOutcome(score=0.0, status="not graded", feedback="this test was skipped", **base)
-    error = getattr(report, "_grading_failure", None)
-    if error is not None:
-        return TestOutcome(score=0.0, status=error.status, feedback=error.feedback(), **base)
-    return TestOutcome(score=0.0, status="grader error",
-                       feedback="the grader itself failed on this test, not the submission; "
-                                "please report it to course staff", **base)
+    return grading.submitted_exercise(exercise_id, scenarios)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -307,7 +151,7 @@ def pytest_runtest_makereport(item, call):
     staff = f"\n--- for staff only: the worker's last output ---\n{failure.staff_note}" if failure.staff_note else ""
     sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
     report = pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed",
-                               f"[{failure.status}] {_describe(item)}\n{failure.feedback()}{staff}", call.when,
+                               f"[{failure.status}] {describe(item)}\n{failure.feedback()}{staff}", call.when,
                                sections, call.duration, call.start, call.stop, user_properties=item.user_properties)
     report._grading_failure = failure
     return report
@@ -322,20 +166,15 @@ def pytest_runtest_makereport_recorded(item, call):
         return
     grading = item.config.stash[_SESSION]
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        grading.outcomes.append(_outcome(item, report))
-
-
-def _exercise_of(item):
-    marker = item.get_closest_marker("exercise") if item is not None else None
-    return marker.args[0] if marker is not None else None
+        grading.outcomes.append(outcome_of(item, report))
 
 
 def pytest_runtest_teardown(item, nextitem):
     """Stop an exercise's worker after its last test: a run over many exercises keeps one at a time."""
-    exercise_id = _exercise_of(item)
+    exercise_id = exercise_of(item)
     grading = item.config.stash.get(_SESSION, None)
-    if grading is not None and exercise_id is not None and _exercise_of(nextitem) != exercise_id:
-        grading.close_student(exercise_id)
+    if grading is not None and exercise_id is not None and exercise_of(nextitem) != exercise_id:
+        grading.close_exercise(exercise_id)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -1,6 +1,6 @@
 """Start, talk to and stop one worker process that runs student code.
 
-The worker is forked by the zygote (zygote.py), confined in a sandbox of its own, with its own
+The worker is forked by the zygote (zygote_client.py), confined in a sandbox of its own, with its own
 scratch folder as working directory. Requests and replies travel over two private pipes; what
 the worker prints goes down a third pipe to a reader that keeps only the tail, so nothing the
 student prints can be mistaken for a reply, and a flood of output ends the worker instead of
@@ -20,8 +20,9 @@ from pathlib import Path
 
 from coursekit.config import Sandbox
 from coursekit.grading.sandbox import python_roots_under_tmp, worker_rlimits, worker_uid
-from coursekit.grading.zygote import clean_environment
+from coursekit.grading.zygote_client import clean_environment
 from coursekit.worker import wire
+from coursekit.worker.spawn import SANDBOX_ROOT, SpawnRequest
 
 _LOG_TAIL_BYTES = 2000
 
@@ -105,7 +106,7 @@ class WorkerProcess:
         self.spec = spec
         self.zygote = zygote
         self.worker_id = None
-        self.host_scratch = None
+        self.unconfined_scratch = None     # the host folder a worker uses without the sandbox
         self._request_fd = self._reply_fd = None
         self._output = None
 
@@ -118,18 +119,18 @@ class WorkerProcess:
         reply_read, reply_write = os.pipe()
         output_read, output_write = os.pipe()
         files = [os.open(self.spec.student_file, os.O_RDONLY), os.open(self.spec.scenarios_file, os.O_RDONLY)]
-        if not self.zygote.private:
-            self.host_scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
-        home = str(self.host_scratch) if self.host_scratch else "/sandbox"
+        if not self.zygote.confined:
+            self.unconfined_scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
+        scratch = SANDBOX_ROOT if self.zygote.confined else str(self.unconfined_scratch)
+        request = SpawnRequest(module=self.spec.module_name, scenarios=self.scenarios_module,
+                               uid=worker_uid() if self.zygote.confined else None,
+                               rlimits=worker_rlimits(self.spec.limits, self.spec.cpu_seconds),
+                               scratch_bytes=self.spec.limits.scratch_mb << 20, confined=self.zygote.confined,
+                               scratch=scratch, environment=clean_environment(scratch),
+                               keep_under_tmp=tuple(python_roots_under_tmp()),
+                               refuse=tuple(self.spec.forbidden.get("operators", ())))
         try:
-            self.worker_id = self.zygote.spawn(
-                [request_read, reply_write, output_write, *files],
-                module=self.spec.module_name, scenarios=self.scenarios_module,
-                uid=worker_uid() if self.zygote.private else None,
-                rlimits=worker_rlimits(self.spec.limits, self.spec.cpu_seconds),
-                scratch_bytes=self.spec.limits.scratch_mb << 20, environment=clean_environment(home),
-                host_scratch=home, keep_under_tmp=python_roots_under_tmp(),
-                refuse=list(self.spec.forbidden.get("operators", ())))
+            self.worker_id = self.zygote.spawn(request, [request_read, reply_write, output_write, *files])
         except BaseException:
             for fd in (request_write, reply_read, output_read):
                 os.close(fd)
@@ -142,7 +143,8 @@ class WorkerProcess:
         self._request_fd, self._reply_fd = request_write, reply_read
         setup = {"module": self.spec.module_name, "scenarios": self.scenarios_module,
                  "forbidden": self.spec.forbidden, "threads": self.spec.threads}
-        reply = self._exchange(setup, self.spec.startup_seconds, "while the worker started, before your module was imported")
+        reply = self._exchange(setup, self.spec.startup_seconds,
+                               "while the worker started, before your module was imported")
         if reply.get("status") != "warm":
             return reply
         return self._exchange({"import": self.spec.module_name}, self.spec.import_seconds,
@@ -210,9 +212,9 @@ class WorkerProcess:
         if self._output is not None:
             self._output.close()
             self._output = None
-        if self.host_scratch is not None:
-            shutil.rmtree(self.host_scratch, ignore_errors=True)
-            self.host_scratch = None
+        if self.unconfined_scratch is not None:
+            shutil.rmtree(self.unconfined_scratch, ignore_errors=True)
+            self.unconfined_scratch = None
 
 
 def describe_exit(code, spec):

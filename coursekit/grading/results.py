@@ -4,11 +4,7 @@ Scores are computed here, in the trusted pytest process, from the outcomes it re
 worker prints or writes takes part.
 """
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -105,18 +101,3 @@ def merge_results(documents, exercise_ids):
         "tests": [test for document in documents for test in document["tests"]],
         "extra_data": {**documents[0]["extra_data"], "exercises": ordered},
     }
-
-
-def write_json_atomically(path, document):
-    """Write document to path so a reader sees the old file or the new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

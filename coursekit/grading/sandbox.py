@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coursekit import paths
+from coursekit.worker.spawn import SANDBOX_ROOT
 
-INNER_SCRATCH = "/sandbox"
 _UNPRIVILEGED_UIDS = (0x70000000, 1 << 24)   # a range no real account uses: start, size
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
               "/etc/nsswitch.conf", "/etc/alternatives")
@@ -55,7 +55,7 @@ class Isolation:
         return {"isolation": self.kind, "warning": self.warning}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bubblewrap_problem():
     """None if bubblewrap can confine a worker here, otherwise why not (one line)."""
     bwrap = shutil.which("bwrap")
@@ -145,10 +145,10 @@ def _bwrap_arguments(bwrap, staged, staged_names, scratch_bytes=64 << 20, as_roo
             if device.startswith("nvidia"):
                 args += ["--dev-bind-try", f"/dev/{device}", f"/dev/{device}"]
         args += ["--ro-bind-try", "/sys", "/sys"]
-    args += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", INNER_SCRATCH]
+    args += ["--perms", "1777", "--size", str(scratch_bytes), "--tmpfs", SANDBOX_ROOT]
     for name in staged_names:
-        args += ["--ro-bind", str(staged / name), f"{INNER_SCRATCH}/{name}"]
-    args += ["--chdir", INNER_SCRATCH]
+        args += ["--ro-bind", str(staged / name), f"{SANDBOX_ROOT}/{name}"]
+    args += ["--chdir", SANDBOX_ROOT]
     return args
 
 
@@ -201,7 +201,7 @@ class Launch:
 
     argv: list
     cwd: str
-    private: bool         # True: every worker gets namespaces and a /sandbox of its own
+    confined: bool        # True: every worker gets namespaces and a sandbox root of its own
 
 
 def plan_zygote(isolation, staged, staged_names, python_args, scratch_bytes):

@@ -69,7 +69,7 @@ def _computing_keys():
     return tuple(keys)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def refusal_targets(patterns):
     """The (operator overload, dispatch key) pairs `refuse_operators` covers for a tuple of patterns.
 

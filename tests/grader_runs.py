@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from coursekit import paths
-from coursekit.batch.server import GradingServer
+from coursekit.batch.client import GradingServer
 
 _RUNS = itertools.count()
 

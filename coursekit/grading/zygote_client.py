@@ -1,4 +1,4 @@
-"""The grader's side of the zygote (coursekit/worker/zygote.py): start it, and ask it for workers.
+"""The zygote's client (the server is coursekit/worker/zygote_server.py): start it, ask it for workers.
 
 A zygote is started confined (see sandbox.py) with torch loaded once, so a worker for an
 exercise costs a fork instead of a Python and torch start. A process that grades many
@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 from coursekit.grading.sandbox import plan_zygote
+from coursekit.worker.spawn import SANDBOX_ROOT
 
 WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
 WORKER_PACKAGE_NAME = "_kit_worker"
@@ -48,9 +49,9 @@ class ZygoteConnection:
     (its process ends, too), the zygote kills whatever workers it still has.
     """
 
-    def __init__(self, control, isolation, private, zygote_pid, log_tail=lambda: ""):
+    def __init__(self, control, isolation, confined, zygote_pid, log_tail=lambda: ""):
         self.isolation = isolation
-        self.private = private
+        self.confined = confined        # True: every worker gets namespaces and a sandbox root of its own
         self._control = control
         self._zygote_pid = zygote_pid
         self._log_tail = log_tail
@@ -107,11 +108,12 @@ class ZygoteConnection:
         finally:
             theirs.close()
         ours.settimeout(_CONTROL_SECONDS)
-        return ZygoteConnection(ours, self.isolation, self.private, self._zygote_pid, self._log_tail)
+        return ZygoteConnection(ours, self.isolation, self.confined, self._zygote_pid, self._log_tail)
 
-    def spawn(self, fds, **fields):
-        """Start a worker with the descriptors `fds` (see the zygote's protocol); returns its id."""
-        return self.request("spawn", fds=fds, private=self.private, **fields)["id"]
+    def spawn(self, request, fds):
+        """Start the worker a SpawnRequest describes, with the descriptors `fds` (in
+        spawn.SPAWN_DESCRIPTORS' order); returns its id."""
+        return self.request("spawn", fds=fds, **request.to_message())["id"]
 
     def poll(self, worker_id):
         """The worker's exit code (128 + S for a signal S), or None while it runs."""
@@ -140,7 +142,7 @@ class ZygoteConnection:
             self._control = None
 
 
-class Zygote(ZygoteConnection):
+class ZygoteClient(ZygoteConnection):
     """A zygote process, started confined (see sandbox.py), and its first connection.
 
     With `wait=False` it boots while the caller does other work; `ready()` then waits for it.
@@ -166,8 +168,8 @@ class Zygote(ZygoteConnection):
                         ignore=shutil.ignore_patterns("__pycache__"))
         launch = plan_zygote(self.isolation, self._staged, [WORKER_PACKAGE_NAME],
                              ["-m", WORKER_PACKAGE_NAME, str(theirs.fileno())], self.scratch_bytes)
-        self.private = launch.private
-        home = "/sandbox" if launch.private else self._staged
+        self.confined = launch.confined
+        home = SANDBOX_ROOT if launch.confined else self._staged
         try:
             self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=clean_environment(home),
                                             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
@@ -224,7 +226,7 @@ _PRELOADED = None
 def preload(isolation, scratch_bytes, wait=True):
     """Start the zygote that every grading run in this process (and its forks) will share."""
     global _PRELOADED
-    _PRELOADED = Zygote(isolation, scratch_bytes, wait=wait)
+    _PRELOADED = ZygoteClient(isolation, scratch_bytes, wait=wait)
     return _PRELOADED
 
 

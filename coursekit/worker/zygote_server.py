@@ -1,4 +1,4 @@
-"""The zygote: a process with torch loaded that forks a confined worker for each exercise.
+"""The zygote's server: a process with torch loaded that forks a confined worker for each exercise.
 
 Python and torch take seconds to start; a fork takes milliseconds. The zygote imports torch and
 this package once, warms torch up (one thread, CPU only, so forking stays safe), and then serves
@@ -8,12 +8,10 @@ alongside):
     {"op": "connect", "seq"}   with descriptors [socket]      -> {"seq"}
         a further connection, served like the first: each grading process that shares this
         zygote gets its own, so that answers never cross
-    {"op": "spawn", "seq", "module", "scenarios", "uid", "rlimits", "scratch_bytes", "private",
-     "environment", "host_scratch", "keep_under_tmp", "refuse"}
-        with descriptors [request_read, reply_write, output_write, student_file, scenarios_file]
-        -> {"seq", "id"}
-        "refuse": the operator patterns the worker will refuse (guard.py), whose targets the
-        zygote finds once and every later worker inherits
+    {"op": "spawn", "seq", **SpawnRequest fields (spawn.py)}
+        with descriptors in spawn.SPAWN_DESCRIPTORS' order                -> {"seq", "id"}
+        the operator patterns the worker will refuse ("refuse", guard.py): the zygote finds
+        their targets once and every later worker inherits them
     {"op": "poll", "seq", "id"}                -> {"seq", "exit": code or None}
     {"op": "wait", "seq", "id", "seconds"}     -> {"seq", "exit": code or None}   (answered later)
     {"op": "kill", "seq", "id"}                -> {"seq", "exit": code}   (kills, then reaps)
@@ -25,12 +23,8 @@ alongside):
 A connection names only the workers it spawned. When one closes, its workers are killed; when
 the first one closes, the zygote exits.
 
-Each worker is three processes: a holder that enters new mount, PID and IPC namespaces
-("private": true, inside bubblewrap) and mounts private tmpfs folders on /sandbox and /tmp; its
-child, PID 1 of the new namespace, which mounts /proc and reaps; and the worker proper, which
-copies the student's module and the scenarios into /sandbox, sets its resource limits, drops
-every privilege and serves the grader (serve.py). Killing PID 1 ends everything the student
-started. An exit is reported as its code, a death by signal S as 128 + S.
+Each worker is three processes (spawned.py): a holder that enters the worker's namespaces, PID 1
+of them, and the worker proper, which drops every privilege before it reads student code.
 
 No student code ever runs in the zygote, and no worker can reach it: every control connection
 is closed in every child, and a worker cannot see the zygote's PID namespace.
@@ -40,121 +34,20 @@ import gc
 import importlib
 import json
 import os
-import resource
 import select
 import signal
 import socket
-import sys
 import time
 
-from . import guard, namespaces, plain, serve, wire  # noqa: F401  (loaded once, for every worker)
+from . import guard, namespaces, plain, serve, spawned, wire  # noqa: F401  (loaded once, for every worker)
+from .spawn import SPAWN_DESCRIPTORS, SpawnRequest
 
-SANDBOX = "/sandbox"
 _MAX_CONTROL_BYTES = 1 << 16
 
 
-def _exit_code(status):
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+class ZygoteServer:
+    """Serves the grader's control connections (the protocol above) until the first one closes."""
 
-
-def _close_all_but(keep):
-    for fd in sorted(set(range(3, _open_fd_limit())) - set(keep)):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-def _open_fd_limit():
-    try:
-        return max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1
-    except (OSError, ValueError):
-        return 1024
-
-
-def _copy(source_fd, target):
-    with os.fdopen(source_fd, "rb") as source, open(target, "wb") as copy:
-        while chunk := source.read(1 << 20):
-            copy.write(chunk)
-    os.chmod(target, 0o444)
-
-
-def _run_worker(request, fds, scratch):
-    """The worker proper: stage the files, confine itself, then serve (never returns)."""
-    request_fd, reply_fd, output_fd, student_fd, scenarios_fd = fds
-    os.chdir(scratch)
-    _copy(student_fd, os.path.join(scratch, f"{request['module']}.py"))
-    _copy(scenarios_fd, os.path.join(scratch, f"{request['scenarios']}.py"))
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    _close_all_but({request_fd, reply_fd})
-    os.environ.clear()
-    os.environ.update(request["environment"])
-    sys.dont_write_bytecode = True      # python -E ignores PYTHONDONTWRITEBYTECODE
-    sys.path[:] = [scratch] + [entry for entry in sys.path if entry not in ("", ".", SANDBOX, scratch)]
-    for name, value in request["rlimits"].items():
-        limit = getattr(resource, name)
-        resource.setrlimit(limit, (value, value))
-    namespaces.drop_privileges(request["uid"])
-    code = 0
-    try:
-        serve.serve(request_fd, reply_fd)
-    except SystemExit as exit_request:
-        code = exit_request.code if isinstance(exit_request.code, int) else 1
-    except BaseException:
-        code = 70
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _run_init(request, fds, scratch):
-    """PID 1 of the worker's namespace: start the worker, reap, and exit as the worker did.
-
-    Its own session, so that a worker's killpg(0) reaches only its own namespace, never the
-    zygote (process groups are not confined by PID namespaces).
-    """
-    if request["private"]:
-        os.setsid()
-        namespaces.mount_proc()
-    worker = os.fork()
-    if worker == 0:
-        _run_worker(request, fds, scratch)
-    for fd in fds:
-        os.close(fd)
-    while True:
-        pid, status = os.wait()
-        if pid == worker:
-            os._exit(_exit_code(status))
-
-
-def _run_holder(request, fds, pid_write):
-    """Enter the new namespaces, mount the private folders, start PID 1, and wait for it."""
-    scratch = SANDBOX
-    if request["private"]:
-        namespaces.unshare(namespaces.CLONE_NEWNS | namespaces.CLONE_NEWPID | namespaces.CLONE_NEWIPC)
-        namespaces.make_mounts_private()
-        namespaces.mount_tmpfs_keeping("/tmp", request["scratch_bytes"], request.get("keep_under_tmp", ()))
-        namespaces.mount_tmpfs(SANDBOX, request["scratch_bytes"])
-    else:
-        os.setsid()
-        scratch = request["host_scratch"]
-    init = os.fork()
-    if init == 0:
-        os.close(pid_write)
-        _run_init(request, fds, scratch)
-    os.write(pid_write, str(init).encode())
-    os.close(pid_write)
-    for fd in fds:
-        os.close(fd)
-    _, status = os.waitpid(init, 0)
-    os._exit(_exit_code(status))
-
-
-class Zygote:
     def __init__(self, control):
         self.control = control
         self.connections = {control.fileno(): control}
@@ -167,15 +60,18 @@ class Zygote:
         self.closed = False
 
     def spawn(self, request, fds, owner):
-        if request.get("refuse"):
-            guard.refusal_targets(tuple(request["refuse"]))
+        """Start the worker a SpawnRequest describes, with its descriptors `fds`; returns its id."""
+        if len(fds) != len(SPAWN_DESCRIPTORS):
+            raise ValueError(f"spawn takes {len(SPAWN_DESCRIPTORS)} descriptors, not {len(fds)}")
+        if request.refuse:
+            guard.refusal_targets(request.refuse)
         pid_read, pid_write = os.pipe()
         holder = os.fork()
         if holder == 0:
             try:
                 os.close(pid_read)
-                _close_all_but(set(fds) | {pid_write})
-                _run_holder(request, fds, pid_write)
+                spawned.close_all_but(set(fds) | {pid_write})
+                spawned.run_holder(request, fds, pid_write)
             except BaseException as error:
                 os.write(2, f"zygote: worker set-up failed: {error!r}\n".encode())
             os._exit(71)
@@ -202,7 +98,7 @@ class Zygote:
         pid, status = os.waitpid(holder, 0 if block else os.WNOHANG)
         if pid == 0:
             return None
-        self.exits[worker_id] = _exit_code(status)
+        self.exits[worker_id] = spawned.exit_code(status)
         del self.workers[worker_id]
         return self.exits[worker_id]
 
@@ -242,7 +138,7 @@ class Zygote:
             self.connections[connection.fileno()] = connection
             return {}
         if op == "spawn":
-            return self.spawn(request, fds, owner)
+            return self.spawn(SpawnRequest.from_message(request), fds, owner)
         if op == "poll":
             return {"exit": self._reap(self._own(request["id"], owner), block=False)}
         if op == "wait":
@@ -347,4 +243,4 @@ def main(control_fd):
     serve.warm_up(guard.ForbiddenApiGuard(nothing, (), (), nothing))
     gc.freeze()     # torch's objects stay: a worker's garbage collections neither walk nor copy them
     control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
-    Zygote(control).serve()
+    ZygoteServer(control).serve()

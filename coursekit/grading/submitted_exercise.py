@@ -1,4 +1,4 @@
-"""The grader's handle on one exercise of a submission: `student.run(scenario, *args)`.
+"""The grader's handle on one exercise of one submission: `student.run(scenario, *args)`.
 
 Each call runs a scenario function (autograder/scenarios/<id>.py) beside the student's module in
 the worker, and returns its result as a Record of plain data and tensors. Whatever goes wrong in
@@ -8,11 +8,18 @@ restarted on the next call after a timeout or a crash.
 
 import time
 
-from coursekit.grading.failures import (Crashed, ForbiddenApiUsed, Mismatch, OutOfMemory, StudentCodeRaised,
-                                        SubmissionUnavailable, TimedOut)
+from coursekit.grading.failures import (
+    Crashed,
+    ForbiddenApiUsed,
+    Mismatch,
+    OutOfMemory,
+    StudentCodeRaised,
+    SubmissionUnavailable,
+    TimedOut,
+)
 from coursekit.grading.process import WorkerFailure, WorkerProcess
 from coursekit.grading.record import to_record
-from coursekit.grading.zygote import ZygoteFailure
+from coursekit.grading.zygote_client import ZygoteFailure
 
 
 class HarnessError(RuntimeError):
@@ -24,8 +31,10 @@ def describe_raised(error, doing):
     return f"{doing} raised {error['type']}: {error['message']}{where}"
 
 
-class Student:
-    """One exercise of one submission. `spec` is None when the file is missing (`missing` says why).
+class SubmittedExercise:
+    """One exercise of one submission (graders know it as their `student` fixture).
+
+    `spec` is None when the file is missing (`missing` says why).
 
     Student code gets `exercise.time_limit` seconds per call and `exercise.time_budget` seconds in
     all: once a hanging submission has used up the budget, its remaining tests fail at once, so

@@ -1,0 +1,67 @@
+"""What the grader asks of the zygote when it wants a worker: one SpawnRequest, and the sandbox's root.
+
+The grader builds a SpawnRequest (coursekit/grading/process.py) and sends `to_message()` with the
+descriptors in SPAWN_DESCRIPTORS' order; the zygote (zygote_server.py) reads it back with
+`from_message()`, which refuses a message with missing, unknown or mistyped fields. This module
+is the only place that knows the message's fields.
+"""
+
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+
+# The worker's scratch folder inside the sandbox: it holds the student's module and the scenarios,
+# and is the worker's working folder and home.
+SANDBOX_ROOT = "/sandbox"
+
+# The descriptors sent with a spawn request, in this order.
+SPAWN_DESCRIPTORS = ("request_read", "reply_write", "output_write", "student_file", "scenarios_file")
+
+
+@dataclass(frozen=True)
+class SpawnRequest:
+    """One worker to start.
+
+    module, scenarios:  the names the student's module and the scenarios are imported as
+    uid:                the uid the worker drops to (None: keep the grader's)
+    rlimits:            {RLIMIT name: limit} the worker sets on itself before student code runs
+    scratch_bytes:      the size of each private tmpfs (the sandbox root and /tmp)
+    confined:           True: the worker gets mount, PID and IPC namespaces of its own (inside
+                        bubblewrap); False: it runs in a scratch folder of the host, limits only
+    scratch:            the worker's scratch folder as it sees it: SANDBOX_ROOT when confined
+    environment:        the worker's whole environment
+    keep_under_tmp:     folders under /tmp (the Python environment) the private /tmp must keep
+    refuse:             the operator patterns the worker refuses (guard.py)
+    """
+
+    module: str
+    scenarios: str
+    uid: int | None
+    rlimits: dict
+    scratch_bytes: int
+    confined: bool
+    scratch: str
+    environment: dict
+    keep_under_tmp: tuple = ()
+    refuse: tuple = ()
+
+    def to_message(self):
+        return {**asdict(self), "keep_under_tmp": list(self.keep_under_tmp), "refuse": list(self.refuse)}
+
+    @classmethod
+    def from_message(cls, message):
+        """The request in a decoded spawn message (its "op" and "seq" aside); ValueError if malformed."""
+        known = {field.name for field in fields(cls)}
+        required = {field.name for field in fields(cls) if field.default is MISSING}
+        given = set(message) - {"op", "seq"}
+        if given - known or required - given:
+            raise ValueError(f"a spawn request has the fields {sorted(known)}, not {sorted(given)}")
+        request = cls(**{name: message[name] for name in given})
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(request, name)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"a spawn request's {name} cannot be {type(value).__name__}")
+        return replace(request, keep_under_tmp=tuple(request.keep_under_tmp), refuse=tuple(request.refuse))
+
+
+_FIELD_TYPES = {"module": str, "scenarios": str, "uid": (int, type(None)), "rlimits": dict, "scratch_bytes": int,
+                "confined": bool, "scratch": str, "environment": dict, "keep_under_tmp": (list, tuple),
+                "refuse": (list, tuple)}
