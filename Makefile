@@ -2,13 +2,18 @@
 #   make grade   set up, then grade a submission (default: the reference solutions) -> results.json
 #   make test    set up, then run every test of the kit
 # Other targets: make setup, make release, make bench, make clean.
+# make setup TORCH=cpu installs PyTorch's CPU-only build (on a fresh checkout, or after rm -rf .venv).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUBMISSION ?=
+EXERCISE ?=     # make grade EXERCISE=dropout grades that exercise alone
 RESULTS ?= results.json
 TEST_WORKERS ?= auto
+# TORCH=cpu: install PyTorch's CPU-only build (a small fraction of the default CUDA build's size)
+TORCH ?=
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 ifeq ($(SUBMISSION),)
 GRADE_TARGET := --solutions
@@ -21,6 +26,9 @@ endif
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+ifeq ($(TORCH),cpu)
+	$(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_CPU_INDEX)
+endif
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
@@ -39,7 +47,7 @@ sandbox:
 	  fi; }
 
 grade: setup
-	$(BIN)/python -m pytest autograder $(GRADE_TARGET) --results-json $(RESULTS)
+	$(BIN)/python -m pytest autograder $(GRADE_TARGET) $(addprefix --exercise ,$(EXERCISE)) --results-json $(RESULTS)
 
 test: setup
 	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --durations=20

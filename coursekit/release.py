@@ -3,7 +3,8 @@
 Pipeline, in order (each step needs the one before):
 1. stage:    build/nbgrader/source/<id>/ gets everything in solutions/<id>/, with the solution
              module replaced by its generated stub (the notebook keeps its solution cells:
-             nbgrader removes those).
+             nbgrader removes those), plus what a student needs to start (coursekit/student_kit.py:
+             requirements.txt, conftest.py, a "Getting started" paragraph in the notebook's first cell).
 2. generate: the real `nbgrader generate_assignment` turns the staged folder into the release
              (solutions and outputs cleared, read-only cells locked, checksums recorded).
 3. scan:     every released file is searched for solution markers and solution lines.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import paths
+from coursekit import paths, student_kit
 from coursekit.stubs import find_leaks, find_regions, fingerprints_of, make_stub, solution_fingerprints
 
 BUILD = paths.REPO_ROOT / "build" / "nbgrader"
@@ -45,17 +46,22 @@ def stage_source(exercise, staging_root, solutions=paths.SOLUTIONS):
         if path.name == exercise.module_file:
             stub = make_stub(path.read_text(encoding="utf-8"), exercise.id, filename=str(path))
             (target / path.name).write_text(stub, encoding="utf-8")
+        elif path.suffix == ".ipynb":
+            notebook = student_kit.add_getting_started(check_notebook(path), exercise)
+            nbformat.write(notebook, target / path.name)
         else:
-            if path.suffix == ".ipynb":
-                check_notebook(path)
             shutil.copyfile(path, target / path.name)
+    (target / "requirements.txt").write_text(student_kit.requirements_text(), encoding="utf-8")
+    (target / "conftest.py").write_text(student_kit.conftest_text(exercise), encoding="utf-8")
     return target
 
 
 def check_notebook(path):
-    """Refuse a notebook that is not valid nbformat JSON, naming the file and the problem."""
+    """The notebook at path; refuse one that is not valid nbformat JSON, naming the file and the problem."""
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        return notebook
     except Exception as error:  # NotJSONError, ValidationError, UnicodeDecodeError...
         message = str(error).splitlines()[0][:300]
         raise ReleaseError(f"{path}: not a valid notebook ({type(error).__name__}: {message})") from None
