@@ -39,7 +39,7 @@ def dropout(x, p=0.5, training=True, generator=None):
         training: drop (True) or pass x through unchanged (False).
         generator: a torch.Generator to draw the mask from; None means torch's global RNG.
     Returns:
-        A tensor with x's shape, dtype and device (x itself is never modified in place):
+        A tensor with x's shape and dtype (x itself is never modified in place):
         each element is zeroed independently with probability p, and every survivor is scaled
         by 1 / (1 - p), so the expected value of each element equals x.
 
