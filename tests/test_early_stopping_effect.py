@@ -2,11 +2,12 @@
 
 autograder/test_early_stopping.py runs `fit` twice per student, through the scenario module, on
 noisy digits:
-- "early stop" (patience 3, max_epochs 30): a correct fit must stop before max_epochs, which it
-  does only if the validation loss turns up. A correct submission that shuffles differently
-  trains on another batch order, so the stop must come early on every batch order, not just the
-  reference's: here on 30 other shuffling seeds with the grader's data and weights, and on 10
-  other data seeds.
+- "early stop" (patience 3, max_epochs 30, batches of 48, the last one of 8): the grader checks
+  the stop against what the early stopping said on the student's own losses, so a correct
+  submission that shuffles differently and stops later (or not at all) loses nothing. But a fit
+  that ignores the stop is caught only if the run stops well before max_epochs, and a fit with
+  another batch order should see what the reference sees: here the grader's seed, 30 other
+  shuffling seeds with the grader's data and weights, and 10 other data seeds.
 - "max epochs" (patience above max_epochs, dropout 0.1, 12 epochs, interrupted as epoch 11
   starts): on the grader's seed the lowest validation loss must come before the interruption,
   so that a resume that forgets the early stopping's best, or a run that forgets to put the

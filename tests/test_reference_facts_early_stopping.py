@@ -136,11 +136,14 @@ def test_checkpoint_round_trip_continues_exactly(es, tmp_path):
     feed(stopper, [1.0, 0.9, 0.95])
     path = tmp_path / "checkpoint.pt"
     torch.manual_seed(7)
+    expected_rng_state = torch.get_rng_state()
     es.save_checkpoint(path, model=model, optimizer=optimizer, epoch=3, early_stopping=stopper,
                        history=[1.0, 0.9, 0.95], generator_state=torch.Generator().manual_seed(1).get_state())
     expected_draw = torch.rand(4)
     saved = torch.load(path, weights_only=True)      # plain data and tensors only
-    assert isinstance(saved, dict)
+    assert isinstance(saved, dict) and set(saved) == es.CHECKPOINT_KEYS     # the layout the stub documents
+    assert saved["epoch"] == 3 and saved["early_stopping"] == stopper.state_dict()
+    assert torch.equal(saved["rng_state"], expected_rng_state)
     assert sorted(path.parent.iterdir()) == [path], "a successful save leaves no temporary file"
 
     fresh, fresh_optimizer = trained_model_and_adam(1)
@@ -282,3 +285,21 @@ def test_fit_stops_early_and_a_resumed_run_is_bitwise_the_same(es, tmp_path):
     assert run(tmp_path / "interrupted", resumed, resume=True) == result
     for a, b in zip(resumed.parameters(), whole.parameters()):
         assert torch.equal(a, b)
+
+
+def test_the_seed_alone_decides_a_fresh_run_and_resume_needs_a_checkpoint(es, tmp_path):
+    train, val = digits(3)
+
+    def run(folder, rng_seed, seed=4, resume=False):
+        model = network(1, p=0.1)
+        torch.manual_seed(rng_seed)                  # the caller's RNG: fit seeds its own
+        result = es.fit(model, torch.optim.Adam(model.parameters(), lr=0.05), train, val, max_epochs=2,
+                        early_stopping=es.EarlyStopping(patience=50), checkpoint_dir=folder, batch_size=40,
+                        seed=seed, resume=resume)
+        return result, model.state_dict()
+
+    (first, weights), (second, other_weights) = run(tmp_path / "a", 11), run(tmp_path / "b", 22)
+    assert first == second and all(torch.equal(weights[name], other_weights[name]) for name in weights)
+    assert run(tmp_path / "c", 11, seed=5)[0] != first
+    with pytest.raises(FileNotFoundError):
+        run(tmp_path / "never_saved", 11, resume=True)

@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "early_stopping", "rng_state", "extra"}
+
 
 class EarlyStopping:
     """Stop training when a validation metric has stopped improving.
@@ -127,11 +129,18 @@ def save_checkpoint(path, *, model, optimizer, epoch, early_stopping=None, **ext
     Returns:
         None.
 
-    The checkpoint is one dict. Besides the model, the optimizer (Adam's running averages live
-    in its state: without them a resumed run takes different steps), the epoch, the early
-    stopping's state and the extras, it holds torch's global RNG state, torch.get_rng_state(),
-    so that dropout masks and every other draw continue after a resume exactly as they would
-    have. It must hold nothing but tensors and plain Python values (numbers, strings, None, and
+    The checkpoint is one dict with these six keys (load_checkpoint reads any file written by a
+    correct save_checkpoint, and the other way round, so both keep to this layout):
+        "model":           model.state_dict()
+        "optimizer":       optimizer.state_dict() (Adam's running averages live in its state:
+                           without them a resumed run takes different steps)
+        "epoch":           epoch
+        "early_stopping":  early_stopping.state_dict(), or None when early_stopping is None
+        "rng_state":       torch.get_rng_state(), torch's global RNG as it is when the checkpoint
+                           is saved, so that dropout masks and every other draw continue after a
+                           resume exactly as they would have
+        "extra":           a dict of the extra keywords ({} when there are none)
+    It must hold nothing but tensors and plain Python values (numbers, strings, None, and
     lists, tuples and dicts of them), so that torch.load(path, weights_only=True) can read it:
     never a module, an optimizer or an EarlyStopping object itself.
 
@@ -158,7 +167,7 @@ def load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         A dict {"epoch": epoch, **extra}: the epoch and every extra keyword save_checkpoint was
         given, for example {"epoch": 7, "history": [...]}.
 
-    It also sets torch's global RNG back to the state saved with the checkpoint.
+    It also sets torch's global RNG back to the state saved with the checkpoint ("rng_state").
 
     Read the file with torch.load(path, weights_only=True), never with full unpickling: a
     checkpoint is data, and unpickling a file in full runs whatever code it names.
@@ -166,7 +175,7 @@ def load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         FileNotFoundError   there is no file at path;
         ValueError          the file is not a readable checkpoint: truncated, corrupt, one that
                             weights_only refuses, or one that holds something other than a
-                            checkpoint dict.
+                            checkpoint dict (a dict with the six keys of save_checkpoint).
     """
     path = Path(path)
     raise NotImplementedError(
@@ -185,7 +194,7 @@ def fit(model, optimizer, train_data, val_data, *, max_epochs, early_stopping, c
         early_stopping: an EarlyStopping (mode "min"), fed the validation loss once per epoch.
         checkpoint_dir: the folder for last.pt and best.pt (created if missing).
         batch_size: the size of the mini-batches (the last one of an epoch may be smaller).
-        seed: fixes the shuffling and torch's global RNG (see Randomness).
+        seed: the seed of the run's shuffling and of torch's global RNG (see Randomness).
         resume: continue the run saved in checkpoint_dir/last.pt instead of starting afresh.
     Returns:
         {"train_loss": [...], "val_loss": [...], "best_epoch": int, "stopped_epoch": int,
@@ -210,16 +219,20 @@ def fit(model, optimizer, train_data, val_data, *, max_epochs, early_stopping, c
     memory must be a real copy: model.state_dict() returns the live tensors, which the next
     optimizer step changes.)
 
-    Randomness: a fresh run calls torch.manual_seed(seed) first (the dropout masks), and
-    shuffles each epoch with torch.randperm(N, generator=shuffler) from one private
+    Randomness: `seed` alone decides the run's random draws, whatever state torch's global RNG
+    is in when fit is called: two fresh runs with the same seed, starting weights and data are
+    bitwise the same (dropout masks included), and another seed shuffles differently. The way to
+    do it: a fresh run calls torch.manual_seed(seed) first (the dropout masks), and shuffles each
+    epoch with torch.randperm(N, generator=shuffler) from one private
     shuffler = torch.Generator().manual_seed(seed).
 
-    Resume: with resume=True (a missing last.pt raises load_checkpoint's FileNotFoundError),
-    restore from last.pt the model, the optimizer, the early stopping, torch's RNG, the
-    shuffler (shuffler.get_state() / set_state()) and the history so far, and go on with the
-    next epoch. A run interrupted at any point and resumed must end bitwise equal, weights and
-    history, to a run that was never interrupted: so pass everything else that decides what
-    happens next (the shuffler's state, the history) to save_checkpoint as extras.
+    Resume: with resume=True, continue the run saved in checkpoint_dir/last.pt; when there is no
+    last.pt, raise load_checkpoint's FileNotFoundError (never start afresh in silence). Restore
+    from last.pt the model, the optimizer, the early stopping, torch's RNG, the shuffler
+    (shuffler.get_state() / set_state()) and the history so far, and go on with the next epoch.
+    A run interrupted at any point and resumed must end bitwise equal, weights and history, to
+    a run that was never interrupted: so pass everything else that decides what happens next
+    (the shuffler's state, the history) to save_checkpoint as extras.
     """
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)

@@ -88,7 +88,10 @@ def test_checkpoint_round_trip(tmp_path):
     early_stopping.save_checkpoint(path, model=model, optimizer=optimizer, epoch=2, early_stopping=stopper,
                                    history=[1.0, 0.9])
     after_save = torch.rand(3)
-    assert isinstance(torch.load(path, weights_only=True), dict), "plain data and tensors only"
+    contents = torch.load(path, weights_only=True)          # plain data and tensors only
+    assert isinstance(contents, dict) and early_stopping.CHECKPOINT_KEYS <= set(contents), (
+        "the checkpoint is one dict with the six keys of save_checkpoint's docstring")
+    assert contents["extra"] == {"history": [1.0, 0.9]} and contents["epoch"] == 2
 
     fresh = small_model(5)
     fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=0.3)
@@ -188,6 +191,11 @@ def test_fit_stops_and_keeps_the_best_weights(tmp_path):
     assert final == pytest.approx(min(result["val_loss"]), rel=1e-5), "the model must end with the best weights"
     assert early_stopping.load_checkpoint(tmp_path / "best.pt", model=Network(1))["epoch"] == result["best_epoch"]
     assert early_stopping.load_checkpoint(tmp_path / "last.pt", model=Network(1))["epoch"] == result["stopped_epoch"]
+
+
+def test_resume_without_a_checkpoint_raises_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        train(Network(0), tmp_path / "never_saved", resume=True)
 
 
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):

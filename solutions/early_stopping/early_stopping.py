@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "early_stopping", "rng_state", "extra"}
+
 
 class EarlyStopping:
     """Stop training when a validation metric has stopped improving.
@@ -154,11 +156,18 @@ def save_checkpoint(path, *, model, optimizer, epoch, early_stopping=None, **ext
     Returns:
         None.
 
-    The checkpoint is one dict. Besides the model, the optimizer (Adam's running averages live
-    in its state: without them a resumed run takes different steps), the epoch, the early
-    stopping's state and the extras, it holds torch's global RNG state, torch.get_rng_state(),
-    so that dropout masks and every other draw continue after a resume exactly as they would
-    have. It must hold nothing but tensors and plain Python values (numbers, strings, None, and
+    The checkpoint is one dict with these six keys (load_checkpoint reads any file written by a
+    correct save_checkpoint, and the other way round, so both keep to this layout):
+        "model":           model.state_dict()
+        "optimizer":       optimizer.state_dict() (Adam's running averages live in its state:
+                           without them a resumed run takes different steps)
+        "epoch":           epoch
+        "early_stopping":  early_stopping.state_dict(), or None when early_stopping is None
+        "rng_state":       torch.get_rng_state(), torch's global RNG as it is when the checkpoint
+                           is saved, so that dropout masks and every other draw continue after a
+                           resume exactly as they would have
+        "extra":           a dict of the extra keywords ({} when there are none)
+    It must hold nothing but tensors and plain Python values (numbers, strings, None, and
     lists, tuples and dicts of them), so that torch.load(path, weights_only=True) can read it:
     never a module, an optimizer or an EarlyStopping object itself.
 
@@ -174,7 +183,7 @@ def save_checkpoint(path, *, model, optimizer, epoch, early_stopping=None, **ext
                   "optimizer": optimizer.state_dict(),
                   "epoch": epoch,
                   "early_stopping": None if early_stopping is None else early_stopping.state_dict(),
-                  "rng": {"torch": torch.get_rng_state()},
+                  "rng_state": torch.get_rng_state(),
                   "extra": extra}
     temporary = path.with_name(path.name + ".tmp")
     try:
@@ -198,7 +207,7 @@ def load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         A dict {"epoch": epoch, **extra}: the epoch and every extra keyword save_checkpoint was
         given, for example {"epoch": 7, "history": [...]}.
 
-    It also sets torch's global RNG back to the state saved with the checkpoint.
+    It also sets torch's global RNG back to the state saved with the checkpoint ("rng_state").
 
     Read the file with torch.load(path, weights_only=True), never with full unpickling: a
     checkpoint is data, and unpickling a file in full runs whatever code it names.
@@ -206,7 +215,7 @@ def load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         FileNotFoundError   there is no file at path;
         ValueError          the file is not a readable checkpoint: truncated, corrupt, one that
                             weights_only refuses, or one that holds something other than a
-                            checkpoint dict.
+                            checkpoint dict (a dict with the six keys of save_checkpoint).
     """
     path = Path(path)
     ### BEGIN SOLUTION: read safely, check, restore in place, return the metadata
@@ -216,14 +225,14 @@ def load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         checkpoint = torch.load(path, weights_only=True)
     except Exception as error:
         raise ValueError(f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from error
-    if not isinstance(checkpoint, dict) or not {"model", "epoch", "extra"} <= set(checkpoint):
+    if not isinstance(checkpoint, dict) or not CHECKPOINT_KEYS <= set(checkpoint):
         raise ValueError(f"{path} does not hold a checkpoint written by save_checkpoint")
     model.load_state_dict(checkpoint["model"])
     if optimizer is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
     if early_stopping is not None and checkpoint["early_stopping"] is not None:
         early_stopping.load_state_dict(checkpoint["early_stopping"])
-    torch.set_rng_state(checkpoint["rng"]["torch"])
+    torch.set_rng_state(checkpoint["rng_state"])
     return {"epoch": checkpoint["epoch"], **checkpoint["extra"]}
     ### END SOLUTION
 
@@ -240,7 +249,7 @@ def fit(model, optimizer, train_data, val_data, *, max_epochs, early_stopping, c
         early_stopping: an EarlyStopping (mode "min"), fed the validation loss once per epoch.
         checkpoint_dir: the folder for last.pt and best.pt (created if missing).
         batch_size: the size of the mini-batches (the last one of an epoch may be smaller).
-        seed: fixes the shuffling and torch's global RNG (see Randomness).
+        seed: the seed of the run's shuffling and of torch's global RNG (see Randomness).
         resume: continue the run saved in checkpoint_dir/last.pt instead of starting afresh.
     Returns:
         {"train_loss": [...], "val_loss": [...], "best_epoch": int, "stopped_epoch": int,
@@ -265,16 +274,20 @@ def fit(model, optimizer, train_data, val_data, *, max_epochs, early_stopping, c
     memory must be a real copy: model.state_dict() returns the live tensors, which the next
     optimizer step changes.)
 
-    Randomness: a fresh run calls torch.manual_seed(seed) first (the dropout masks), and
-    shuffles each epoch with torch.randperm(N, generator=shuffler) from one private
+    Randomness: `seed` alone decides the run's random draws, whatever state torch's global RNG
+    is in when fit is called: two fresh runs with the same seed, starting weights and data are
+    bitwise the same (dropout masks included), and another seed shuffles differently. The way to
+    do it: a fresh run calls torch.manual_seed(seed) first (the dropout masks), and shuffles each
+    epoch with torch.randperm(N, generator=shuffler) from one private
     shuffler = torch.Generator().manual_seed(seed).
 
-    Resume: with resume=True (a missing last.pt raises load_checkpoint's FileNotFoundError),
-    restore from last.pt the model, the optimizer, the early stopping, torch's RNG, the
-    shuffler (shuffler.get_state() / set_state()) and the history so far, and go on with the
-    next epoch. A run interrupted at any point and resumed must end bitwise equal, weights and
-    history, to a run that was never interrupted: so pass everything else that decides what
-    happens next (the shuffler's state, the history) to save_checkpoint as extras.
+    Resume: with resume=True, continue the run saved in checkpoint_dir/last.pt; when there is no
+    last.pt, raise load_checkpoint's FileNotFoundError (never start afresh in silence). Restore
+    from last.pt the model, the optimizer, the early stopping, torch's RNG, the shuffler
+    (shuffler.get_state() / set_state()) and the history so far, and go on with the next epoch.
+    A run interrupted at any point and resumed must end bitwise equal, weights and history, to
+    a run that was never interrupted: so pass everything else that decides what happens next
+    (the shuffler's state, the history) to save_checkpoint as extras.
     """
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
