@@ -148,8 +148,9 @@ def batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
 class BatchNormFunction(torch.autograd.Function):
     """Training-mode batch norm whose backward pass is your `batch_norm_backward`.
 
-    Use it as ``BatchNormFunction.apply(x, weight, bias, eps)``; weight and bias may be None.
-    It normalises with the batch statistics and updates no running statistics.
+    Use it as ``BatchNormFunction.apply(x, weight, bias, eps)``. bias may be None, and so may
+    weight when bias is None too (batch_norm_backward gives no grad_bias without a weight).
+    It normalises with the batch statistics; it has no running statistics to update.
     """
 
     @staticmethod
@@ -186,14 +187,16 @@ class BatchNorm(nn.Module):
 
     You write this class; BatchNorm1d and BatchNorm2d below only check the input's rank.
 
-    Attributes, exactly as in torch.nn.BatchNorm1d (so state_dicts load both ways):
+    Attributes, exactly as in torch.nn.BatchNorm1d (so state_dicts load both ways), registered
+    in the order listed here (so the state_dict's keys come in torch's order):
         weight, bias: nn.Parameter of shape (C,), initialised to ones and zeros;
             both None (registered with `register_parameter(name, None)`) when affine=False.
         running_mean, running_var: buffers of shape (C,), initialised to zeros and ones;
         num_batches_tracked: a 0-d int64 (torch.long) buffer, initialised to 0;
             all three None (registered with `register_buffer(name, None)`) when
             track_running_stats=False.
-    device and dtype go to every floating-point tensor created (num_batches_tracked stays long).
+    device goes to every tensor created, dtype to every floating-point one (num_batches_tracked
+    stays long).
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
