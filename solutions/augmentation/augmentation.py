@@ -185,7 +185,8 @@ def cutmix(x, y, alpha=1.0, num_classes=None, generator=None):
         (x_mixed, y_soft) as in `mixup`. Neither x nor y is modified.
 
     One lam, one permutation `perm` and ONE box for the whole batch:
-        lam = sample_beta(alpha, generator);  perm = torch.randperm(B, ...)
+        lam = sample_beta(alpha, generator)  (once per call, with this alpha and generator);
+        perm = torch.randperm(B, ...)
         ratio = sqrt(1 - lam);  cut_h = int(H * ratio);  cut_w = int(W * ratio)
         centre cy uniform over 0 .. H - 1, cx uniform over 0 .. W - 1 (torch.randint)
         rows  cy - cut_h // 2  to  cy - cut_h // 2 + cut_h,  columns likewise with cut_w and cx,
@@ -251,6 +252,8 @@ def build_transforms(train, *, mean, std, image_size):
     Returns:
         v2.Compose taking a uint8 image (C, H, W) tensor or a PIL image of any size, and
         returning float32 (C, image_size, image_size) normalised: (pixel / 255 - mean) / std.
+        Both pipelines convert and normalise with the two steps of `_to_normalised_float(mean,
+        std)`: v2.ToDtype(torch.float32, scale=True), then v2.Normalize(mean=mean, std=std).
 
     Evaluation (train=False): deterministic, with no random op at all: the same image gives the
     same output on every call, whatever the seed. For example v2.ToImage(), v2.Resize(image_size),
@@ -258,8 +261,9 @@ def build_transforms(train, *, mean, std, image_size):
     Training (train=True): random and label-preserving (a flipped or cropped photo of a cat is
     still a cat), for example v2.ToImage(), v2.RandomResizedCrop(image_size, scale=(0.5, 1.0)),
     v2.RandomHorizontalFlip(), then `_to_normalised_float`, then your Cutout(image_size // 4,
-    p=0.5) (after normalising, a fill of 0 is the mean colour). Draw randomness from torch's
-    global RNG (every v2 transform does), so torch.manual_seed repeats a call.
+    p=0.5) (after normalising, a fill of 0 is the mean colour). Random means that no output of
+    one image comes out more than half of the time. Draw randomness from torch's global RNG
+    (every v2 transform does), so torch.manual_seed repeats a call.
     Only the training data is augmented: evaluation measures the model on the images as they are.
     """
     ### BEGIN SOLUTION: compose the training or the evaluation pipeline
