@@ -47,6 +47,16 @@ def exercise(exercise_id):
     return pytest.mark.exercise(exercise_id)
 
 
+MARKERS = ("points(n, task): the points a grader test is worth, and the course.yml task they count towards",
+           "exercise(id): the course.yml exercise a grader module grades")
+
+
+def register_markers(config):
+    """Declare the graders' markers to pytest: in grading runs, and in the kit's tests that import graders."""
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("grading", "course kit grading")
     group.addoption("--submission", metavar="DIR", help="grade DIR (holding <id>/<id>.py or <id>.py)")
@@ -73,8 +83,7 @@ def _submission_root(config):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "points(n, task): points a grader test is worth, and its task")
-    config.addinivalue_line("markers", "exercise(id): the exercise a grader module grades")
+    register_markers(config)
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("grade in one process (no -n): the scores are added up by the process "
                                 "that ran the graders")
