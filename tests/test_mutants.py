@@ -19,11 +19,7 @@ from catalogues import all_submissions, catalogue_paths, load_catalogue
 from grader_runs import grade, submission_with
 from references import grader_file
 
-# Exercises whose graders are still being brought under the fairness rules (cross-task failures,
-# lazy submissions): until then their mutants are held to caught_by only, and lazy ones not graded.
-PENDING_FAIRNESS_AUDIT = set()
-SUBMISSIONS = [entry for entry in all_submissions()
-               if not (entry.kind == "lazy" and entry.exercise in PENDING_FAIRNESS_AUDIT)]
+SUBMISSIONS = all_submissions()
 
 
 def grader_functions(exercise_id):
@@ -82,8 +78,6 @@ def test_catalogued_submission(entry, tmp_path):
         missed = set(entry.caught_by) - set(failed)
         assert not missed, f"{entry.mistake}\npassed, but should fail: {sorted(missed)}"
         elsewhere = {name for name, task in failed.items() if task != entry.task} - set(entry.also_fails)
-        if entry.exercise in PENDING_FAIRNESS_AUDIT:
-            return
         assert not elsewhere, (f"{entry.mistake}\na mistake in {entry.task} also cost points on tests of other "
                                f"tasks: {sorted(elsewhere)} (fix the grader, or list them in also_fails "
                                "with the reason)")

@@ -24,25 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
-_MISSING = object()
-
-
-@contextlib.contextmanager
-def _replaced(student, name, value):
-    """student.<name> is `value` inside the block, and what it was (or absent) after it."""
-    before = student.__dict__.get(name, _MISSING)
-    setattr(student, name, value)
-    try:
-        yield
-    finally:
-        if before is _MISSING:
-            delattr(student, name)
-        else:
-            setattr(student, name, before)
-
-
+@known_good("mixup")
 def _good_soft_labels(y, num_classes, dtype):
     """A known-good `_soft_labels`, as its docstring states it."""
     if y.dim() == 2:
@@ -52,6 +36,7 @@ def _good_soft_labels(y, num_classes, dtype):
     return F.one_hot(y, num_classes).to(dtype)
 
 
+@known_good("Cutout")
 class _GoodCutout(nn.Module):
     """A known-good `Cutout` (same arguments), for the pipelines that use it."""
 
@@ -130,7 +115,7 @@ def cutout_seeded_runs(student, x, size, calls, seeds, **options):
 def _known_good_helpers(student, function):
     """cutmix runs with a known-good _soft_labels (mixup's task); mixup with the student's own."""
     if function == "cutmix":
-        return _replaced(student, "_soft_labels", _good_soft_labels)
+        return substituted(student, _soft_labels=_good_soft_labels)
     return contextlib.nullcontext()
 
 
@@ -191,7 +176,7 @@ def cutmix_scripted_calls(student, x, y, lams, seeds, **options):
                           generator is not None and generator is current["generator"]])
         return current["lam"]
 
-    with _known_good_helpers(student, "cutmix"), _replaced(student, "sample_beta", scripted_sample_beta):
+    with _known_good_helpers(student, "cutmix"), substituted(student, sample_beta=scripted_sample_beta):
         for lam, seed in zip(lams, seeds):
             current.update(lam=float(lam), generator=_generator(seed))
             draws.append([])
@@ -252,7 +237,7 @@ def describe_pipeline(student, train, mean, std, image_size):
     from torchvision.transforms import v2
 
     cutouts = (student.Cutout, _GoodCutout) if isinstance(student.Cutout, type) else (_GoodCutout,)
-    with _replaced(student, "Cutout", _GoodCutout):
+    with substituted(student, Cutout=_GoodCutout):
         pipeline = student.build_transforms(train, mean=tuple(mean), std=tuple(std), image_size=image_size)
     return {"is_compose": isinstance(pipeline, v2.Compose), "pipeline": _describe(cutouts, pipeline)}
 
@@ -268,7 +253,7 @@ def apply_pipeline(student, train, mean, std, image_size, images, seeds, *, as_p
         from PIL import Image
         inputs = [Image.fromarray(image.permute(1, 2, 0).numpy()) for image in inputs]
     outputs = []
-    with _replaced(student, "Cutout", _GoodCutout):
+    with substituted(student, Cutout=_GoodCutout):
         pipeline = student.build_transforms(train, mean=tuple(mean), std=tuple(std), image_size=image_size)
         for seed in seeds:
             if seed is not None:

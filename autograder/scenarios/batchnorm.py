@@ -12,12 +12,10 @@ when they run, so they call the known-good versions; a submission that computes 
 is graded on its own code.
 """
 
-import contextlib
-
 import torch
 from torch import nn
 
-from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 
 # --- known-good versions of the tasks, written without PyTorch's own normalisation --------------
@@ -30,6 +28,7 @@ def _channel_view_shape(x):
     return (1, x.shape[1]) + (1,) * (x.dim() - 2)
 
 
+@known_good("batch_norm")
 def _known_good_batch_norm(x, running_mean, running_var, weight=None, bias=None,
                            training=False, momentum=0.1, eps=1e-5):
     """The contract of torch.nn.functional.batch_norm (the stub's batch_norm docstring)."""
@@ -61,6 +60,7 @@ def _known_good_batch_norm(x, running_mean, running_var, weight=None, bias=None,
     return out
 
 
+@known_good("batch_norm_backward")
 def _known_good_batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
     """The contract of the stub's batch_norm_backward: the analytic training-mode gradients."""
     dims, n = _reduction_dims(x), x.numel() // x.shape[1]
@@ -77,6 +77,7 @@ def _known_good_batch_norm_backward(grad_out, x, weight=None, eps=1e-5):
     return grad_x, grad_weight, grad_bias
 
 
+@known_good("BatchNorm")
 class _KnownGoodBatchNorm1d(nn.Module):
     """The contract of the stub's BatchNorm1d (torch.nn.BatchNorm1d's), on the known-good batch_norm."""
 
@@ -109,27 +110,8 @@ class _KnownGoodBatchNorm1d(nn.Module):
                                       momentum=factor, eps=self.eps)
 
 
-_ABSENT = object()
-
-
-@contextlib.contextmanager
-def _known_good(student, **replacements):
-    """Within the block, the student's module holds `replacements` under their names; then its own."""
-    saved = {name: student.__dict__.get(name, _ABSENT) for name in replacements}
-    try:
-        for name, value in replacements.items():
-            setattr(student, name, value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _ABSENT:
-                student.__dict__.pop(name, None)
-            else:
-                setattr(student, name, value)
-
-
 def _with_known_good_batch_norm(student):
-    return _known_good(student, batch_norm=_known_good_batch_norm)
+    return substituted(student, batch_norm=_known_good_batch_norm)
 
 
 # --- batch_norm ---------------------------------------------------------------------------------
@@ -173,7 +155,7 @@ def batch_norm_backward(student, grad_out, x, weight=None, eps=1e-5):
 # --- BatchNormFunction, on the known-good batch_norm and batch_norm_backward --------------------
 
 def _with_known_good_functions(student):
-    return _known_good(student, batch_norm=_known_good_batch_norm,
+    return substituted(student, batch_norm=_known_good_batch_norm,
                        batch_norm_backward=_known_good_batch_norm_backward)
 
 
@@ -267,7 +249,7 @@ def module_gradients(student, class_name, options, x, grad_out):
 # --- MLPWithBatchNorm, on the known-good BatchNorm1d -------------------------------------------
 
 def _with_known_good_layers(student):
-    return _known_good(student, batch_norm=_known_good_batch_norm, BatchNorm1d=_KnownGoodBatchNorm1d)
+    return substituted(student, batch_norm=_known_good_batch_norm, BatchNorm1d=_KnownGoodBatchNorm1d)
 
 
 LAYER_NAMES = ("fc1", "bn1", "fc2", "bn2", "fc3")

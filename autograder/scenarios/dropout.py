@@ -16,16 +16,15 @@ graded on their own, whatever the student's MLP does: `_Probe` answers different
 and eval mode, and can report every batch it was trained on.
 """
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 # --- known-good code for the tasks a scenario relies on -------------------------------------------
 
+@known_good("dropout")
 def _good_dropout(x, p=0.5, training=True, generator=None):
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -38,6 +37,7 @@ def _good_dropout(x, p=0.5, training=True, generator=None):
     return x * mask / keep
 
 
+@known_good("Dropout")
 class _GoodDropout(nn.Module):
     def __init__(self, p=0.5):
         super().__init__()
@@ -49,6 +49,7 @@ class _GoodDropout(nn.Module):
         return _good_dropout(x, self.p, training=self.training)
 
 
+@known_good("MLP")
 class _GoodMLP(nn.Module):
     def __init__(self, in_features, hidden_features, out_features, p=0.0, num_hidden_layers=2):
         super().__init__()
@@ -63,6 +64,7 @@ class _GoodMLP(nn.Module):
         return self.layers(x)
 
 
+@known_good("evaluate")
 def _good_evaluate(model, data):
     X, y = data
     was_training = model.training
@@ -77,6 +79,7 @@ def _good_evaluate(model, data):
     return {"loss": loss, "accuracy": accuracy}
 
 
+@known_good("train_model")
 def _good_train_model(model, train_data, *, epochs, lr=1e-3, batch_size=32, seed=0, val_data=None, batches=None):
     """The reference train_model; appends each batch's sample indices to `batches` if given."""
     manual_seed(seed)
@@ -107,24 +110,9 @@ def _good_train_model(model, train_data, *, epochs, lr=1e-3, batch_size=32, seed
 
 _KNOWN_GOOD = {"dropout": _good_dropout, "Dropout": _GoodDropout, "MLP": _GoodMLP,
                "evaluate": _good_evaluate, "train_model": _good_train_model}
-_MISSING = object()
-
-
-@contextlib.contextmanager
 def _known_good(student, *names, **replacements):
-    """Put known-good code in the student's module under `names` (and `replacements`), then restore it."""
-    replacements = {**{name: _KNOWN_GOOD[name] for name in names}, **replacements}
-    saved = {name: getattr(student, name, _MISSING) for name in replacements}
-    try:
-        for name, value in replacements.items():
-            setattr(student, name, value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _MISSING:
-                delattr(student, name)
-            else:
-                setattr(student, name, value)
+    """Put known-good code in the student's module under `names` (and `replacements`) for one block."""
+    return substituted(student, **{name: _KNOWN_GOOD[name] for name in names}, **replacements)
 
 
 # --- dropout and dropout2d -----------------------------------------------------------------------

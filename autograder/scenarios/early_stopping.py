@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _kit_worker.seeding import manual_seed  # the worker's package (coursekit/worker/seeding.py)
+from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 STUDENT_FILE = "early_stopping.py"
 
@@ -73,6 +73,7 @@ def _error(error):
 SETTINGS_AND_PROGRESS = ("patience", "min_delta", "mode", "best", "best_epoch", "counter", "early_stop", "epoch")
 
 
+@known_good("EarlyStopping")
 class _GoodStopper:
     """A correct EarlyStopping (the stub's rule); it also records what it was fed and what it said."""
 
@@ -110,6 +111,7 @@ class _GoodStopper:
             setattr(self, name, state[name])
 
 
+@known_good("save_checkpoint")
 def _good_save_checkpoint(path, *, model, optimizer, epoch, early_stopping=None, **extra):
     """A correct save_checkpoint: the stub's six keys, written atomically."""
     path = Path(path)
@@ -125,6 +127,7 @@ def _good_save_checkpoint(path, *, model, optimizer, epoch, early_stopping=None,
         raise
 
 
+@known_good("load_checkpoint")
 def _good_load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
     """A correct load_checkpoint, for files of the stub's layout."""
     path = Path(path)
@@ -138,29 +141,6 @@ def _good_load_checkpoint(path, *, model, optimizer=None, early_stopping=None):
         early_stopping.load_state_dict(checkpoint["early_stopping"])
     torch.set_rng_state(checkpoint["rng_state"])
     return {"epoch": checkpoint["epoch"], **checkpoint["extra"]}
-
-
-_ABSENT = object()
-
-
-@contextlib.contextmanager
-def _known_good(student, **replacements):
-    """Put known-good code in place of names of the student's module for the time of a call.
-
-    The student's functions look these names up in their module's globals when they call them,
-    so fit runs with the correct save_checkpoint and load_checkpoint, whatever the student's do.
-    """
-    saved = {name: getattr(student, name, _ABSENT) for name in replacements}
-    for name, value in replacements.items():
-        setattr(student, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _ABSENT:
-                delattr(student, name)
-            else:
-                setattr(student, name, value)
 
 
 # --- EarlyStopping ------------------------------------------------------------------------------
@@ -660,7 +640,7 @@ def _fit(student, probe, setup, folder, stopper, resume=False):
     """The student's fit on the probe, handed a correct stopper, with the correct save_checkpoint
     and load_checkpoint in place of the student's."""
     optimizer = torch.optim.Adam(probe.parameters(), lr=setup["lr"])
-    with _known_good(student, save_checkpoint=_good_save_checkpoint, load_checkpoint=_good_load_checkpoint):
+    with substituted(student, save_checkpoint=_good_save_checkpoint, load_checkpoint=_good_load_checkpoint):
         return student.fit(probe, optimizer, tuple(setup["train"]), tuple(setup["val"]),
                            max_epochs=setup["max_epochs"], early_stopping=stopper, checkpoint_dir=folder,
                            batch_size=setup["batch_size"], seed=setup["seed"], resume=resume)

@@ -112,8 +112,8 @@ class SubmittedExercise:
         if reply.get("forbidden"):
             used = ", ".join(reply["forbidden"])
             raise ForbiddenApiUsed(f"your code used what this exercise asks you to write yourself: {used}",
-                                   hint="tests that reach PyTorch's own implementation, or autograd where "
-                                        "the gradients must be derived by hand, get no credit")
+                                   hint="tests that reach PyTorch's own implementation (or the grader's), or "
+                                        "autograd where the gradients must be derived by hand, get no credit")
         if reply["status"] == "raised" and reply["error"].get("out_of_memory"):
             raise OutOfMemory(describe_raised(reply["error"], "your code"),
                               hint=f"each submission may use {self.spec.limits.memory_mb} MiB; look for "

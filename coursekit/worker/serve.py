@@ -20,7 +20,7 @@ import traceback
 
 import torch
 
-from . import wire
+from . import toolkit, wire
 from .guard import ForbiddenApiGuard
 from .plain import to_plain
 from .seeding import manual_seed
@@ -90,6 +90,7 @@ class Worker:
         self.guard = ForbiddenApiGuard(forbidden.get("operators", ()), forbidden.get("classes", ()),
                                        forbidden.get("autograd_in", ()), forbidden.get("functions", ()))
         self.guard.install()
+        toolkit.watch(self.module_name, self.guard.hits)
         self.scenarios = importlib.import_module(setup["scenarios"])
         self.student = None
         self.import_hits = []
@@ -110,6 +111,7 @@ class Worker:
             return {"status": "harness_error", "message": f"no scenario {request['scenario']!r}"}
         self.guard.hits.clear()
         self.guard.hits.update(self.import_hits)
+        toolkit.report_borrowed_names(self.student)
         manual_seed(request.get("seed", 0))
         try:
             with self.guard.watching():
