@@ -27,10 +27,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 ifeq ($(TORCH),cpu)
-	$(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_CPU_INDEX)
+	$(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_CPU_INDEX) || { \
+	  echo "ERROR: PyTorch's CPU-only build could not be installed from $(TORCH_CPU_INDEX) (is it reachable?)."; \
+	  echo "       Run 'rm -rf $(VENV)' and then 'make setup' without TORCH=cpu to install the default build."; \
+	  exit 1; }
 endif
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
+	@echo "Set-up done. Activate the environment in each new terminal: source $(VENV)/bin/activate"
 
 setup: sandbox $(VENV)/.installed
 
@@ -42,8 +46,8 @@ sandbox:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
 	    echo "WARNING: could not install bubblewrap: grading will run without the sandbox"; \
 	  else \
-	    echo "WARNING: bubblewrap (bwrap) is not installed; grading runs without the sandbox until it is" \
-	         "(Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
+	    echo "NOTE for instructors (students can ignore this): bubblewrap (bwrap) is not installed, so grading" \
+	         "runs student code without the sandbox until it is (Debian/Ubuntu: sudo apt-get install bubblewrap)"; \
 	  fi; }
 
 grade: setup

@@ -11,4 +11,7 @@ c.CourseDirectory.course_id = "dl-regularization"
 c.CourseDirectory.source_directory = "build/nbgrader/source"   # staged by coursekit.release
 c.CourseDirectory.release_directory = "assignments"            # committed: what students get
 c.CourseDirectory.db_url = "sqlite:///build/nbgrader/gradebook.db"
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".pytest_cache", "feedback"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".pytest_cache", "feedback", ".venv"]
+# What replaces a solution in a released notebook's code cell: a message a student can act on.
+c.ClearSolutions.code_stub = {
+    "python": '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your answer")'}

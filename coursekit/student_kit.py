@@ -16,23 +16,31 @@ STUDENT_REQUIREMENTS = ("torch>=2.4", "torchvision>=0.19", "numpy>=1.24", "matpl
 CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
 
 GETTING_STARTED = """
-**Getting started.** Work in a Python environment that has PyTorch and this exercise's packages.
+**Getting started.** Work in a Python environment (a `.venv` folder) that has PyTorch and this
+exercise's packages; set-up takes several minutes, once.
 
-- *With the course repository*: run `make setup` once at its root (`make setup TORCH=cpu` on a
-  computer without an NVIDIA GPU: a far smaller download), then activate the environment with
-  `source .venv/bin/activate` (Windows: `.venv\\Scripts\\activate`).
+- *With the course repository*: at its root, run `make setup TORCH=cpu` (PyTorch's CPU-only
+  build, a few hundred MB; plain `make setup` takes the multi-GB CUDA build, for NVIDIA GPUs).
+  It may end with a harmless "Editable installation" warning. Then activate the environment:
+  `source .venv/bin/activate` at the root, or `source ../../.venv/bin/activate` from this folder
+  (Windows: `..\\..\\.venv\\Scripts\\activate`, or use the next way).
 - *With this folder only*: create and activate an environment here, then install the packages:
 
   ```
   python3 -m venv .venv
   source .venv/bin/activate            # Windows: .venv\\Scripts\\activate
-  python -m pip install torch torchvision --index-url {cpu_wheels}   # optional: CPU-only PyTorch
+  python -m pip install torch torchvision --index-url {cpu_wheels}   # CPU-only: much smaller
   python -m pip install -r requirements.txt
   ```
 
-Then, from this folder with the environment active: `jupyter lab {notebook}` opens this notebook,
-and `python -m pytest` runs the public sanity tests (a good sign, not your grade). Save
-`{module_file}` as UTF-8, your editor's usual encoding.
+Then, in this folder with the environment active (the prompt starts with `(.venv)`):
+`jupyter lab {notebook}` opens this notebook, and `python -m pytest` runs the public sanity tests
+(a good sign, not your grade). If the set-up cell below says `No module named 'torch'`, Jupyter was
+started outside the environment: close it, activate, and start it again.
+
+You write your code in `{module_file}` (saved as UTF-8, your editor's usual encoding); a few cells
+of this notebook are yours too: replace their `raise NotImplementedError(...)` line with your
+answer. Submit `{module_file}` and this notebook, never the `.venv` folder.
 """
 
 

@@ -46,14 +46,22 @@ def test_public_tests_outside_the_environment_say_how_to_get_one(tmp_path, monke
     with pytest.raises(pytest.UsageError) as error:
         conftest.pytest_configure(None)
     message = str(error.value)
-    assert message.startswith("torch is not installed") and "source .venv/bin/activate" in message
-    assert "pip install -r requirements.txt" in message
+    assert message.startswith("torch is not installed") and "python -m pip install -r requirements.txt" in message
+    venv = tmp_path / "course" / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "activate").write_text("")
+    exercise_folder = tmp_path / "course" / "assignments" / "dropout"
+    exercise_folder.mkdir(parents=True)
+    _, conftest = released_conftest(exercise_folder)
+    monkeypatch.chdir(exercise_folder)
+    with pytest.raises(pytest.UsageError, match=r"source \.\./\.\./\.venv/bin/activate"):
+        conftest.pytest_configure(None)
 
 
 def test_public_tests_on_a_file_that_is_not_utf8_say_to_save_it_as_utf8(tmp_path):
     exercise, conftest = released_conftest(tmp_path)
     (tmp_path / exercise.module_file).write_bytes("# caf\u00e9\n".encode("latin-1"))
-    with pytest.raises(pytest.UsageError, match="not valid UTF-8 text.*save it as UTF-8"):
+    with pytest.raises(pytest.UsageError, match=r"not valid UTF-8 text \(line 1\).*save it as UTF-8"):
         conftest.pytest_configure(None)
     (tmp_path / exercise.module_file).write_text("# café\n", encoding="utf-8")
     conftest.pytest_configure(None)
