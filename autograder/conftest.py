@@ -1,3 +1,3 @@
 """Hidden graders: `pytest autograder` grades assignments/, `--submission DIR` another folder."""
 
-from coursekit.grading.plugin import *  # noqa: F401,F403  (the hooks and the `student` fixture)
+from coursekit.grading.plugin import *  # noqa: F403  (the hooks and the `student` fixture)

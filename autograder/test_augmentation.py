@@ -117,14 +117,15 @@ def expect_a_hole_at_every_call(rows, cols, size, what):
 
 
 def check_interior_holes(student, seed):
-    """test_cutout_interior_hole_is_a_size_by_size_square's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutout_interior_hole_is_a_size_by_size_square's check on a given seed
+    (tests/test_augmentation_laws.py tries others).
 
     A correct Cutout fails it only if no hole of 100 lies away from the borders: below 1e-33 for
     either size (a hole is interior for more than half of the centres).
     """
-    for size, seed in ((7, seed), (6, seed + 1)):
-        x = photos(1, seed)[0, :1]                 # one channel: the channels have a test of their own
-        got = cutout(student, x, size, 100, seed, fill=FILL)
+    for size, size_seed in ((7, seed), (6, seed + 1)):
+        x = photos(1, size_seed)[0, :1]            # one channel: the channels have a test of their own
+        got = cutout(student, x, size, 100, size_seed, fill=FILL)
         y0, y1, rows, x0, x1, cols = holes(got.outs, x, FILL, f"Cutout({size})")
         interior = (y0 > 0) & (y1 < HEIGHT) & (x0 > 0) & (x1 < WIDTH) & (rows > 0)
         expect(bool(interior.any()), f"Cutout({size}) never cut a hole away from the borders in 100 calls",
@@ -150,7 +151,8 @@ def side_ok(first, end, count, size, length):
 
 
 def check_clipped_holes(student, seed):
-    """test_cutout_hole_is_clipped_at_the_borders's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutout_hole_is_clipped_at_the_borders's check on a given seed (tests/test_augmentation_laws.py tries
+    others).
 
     A correct Cutout fails it only if no hole of 200 reaches one of the borders (the side checks
     are exact): 5.0e-12 (a 9 x 9 hole reaches the top for 5 of 24 centre rows, the left for 5 of
@@ -193,7 +195,8 @@ def test_cutout_hole_is_the_fill_value_on_every_channel(student):
 
 
 def check_uniform_centres(student, seed):
-    """test_cutout_hole_centres_are_uniform_over_the_image's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutout_hole_centres_are_uniform_over_the_image's check on a given seed
+    (tests/test_augmentation_laws.py tries others).
 
     A correct Cutout fails it with probability 2e-9: the DKW bound at 1e-9 for each of the two
     axes (the centre is read back exactly from each clipped hole).
@@ -333,7 +336,8 @@ MIXTURE_HINT = ("mix images and labels with the same lam and the same permutatio
 
 @points(3, task="mixup")
 def test_mixup_images_and_labels_use_the_same_lam_and_partner(student):
-    """Each digit is lam times itself plus (1 - lam) times its partner, and its label is mixed with the same lam and partner."""
+    """Each digit is lam times itself plus (1 - lam) times its partner, and its label is mixed with the same lam
+    and partner."""
     x, _ = digit_images(8, seed=10)
     y = torch.arange(8)                  # a class per image: the soft label names the partner
     got = mixed(student, "mixup", x, y, list(range(20)), alpha=1.0, num_classes=8)
@@ -346,7 +350,8 @@ def test_mixup_images_and_labels_use_the_same_lam_and_partner(student):
 
 
 def check_mixup_partners(student, seed):
-    """test_mixup_partners_come_from_a_random_permutation's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_mixup_partners_come_from_a_random_permutation's check on a given seed
+    (tests/test_augmentation_laws.py tries others).
 
     A correct mixup fails it only if all 30 permutations of 8 are the identity, or if fewer than
     20 of them differ (eleven coincidences among 30 draws from 40320): below 1e-29.
@@ -380,7 +385,8 @@ def test_mixup_partners_come_from_a_random_permutation(student):
 
 @points(1, task="mixup")
 def test_mixup_soft_labels_sum_to_one(student):
-    """With digit labels and num_classes = 10, y_soft is (B, 10) in x's dtype, non-negative rows summing to 1 mixing two classes.
+    """With digit labels and num_classes = 10, y_soft is (B, 10) in x's dtype, non-negative rows summing to 1
+    mixing two classes.
 
     A correct mixup mixes no two classes in 10 calls only if every lam lies within 1e-6 of 0 or 1
     or every permutation pairs equal digits: below 1e-50.
@@ -498,7 +504,8 @@ def test_mixup_generator_makes_it_reproducible(student):
     """With a generator, the result depends on its seed alone; without one, torch.manual_seed repeats it."""
     x, y = digit_images(8, seed=14)
     got = mixed(student, "mixup", x, y, [0, 1, 2], generator_seeds=[7, 7, 8], alpha=1.0, num_classes=10)
-    hint = "draw lam and the permutation from `generator` (sample_beta(alpha, generator), torch.randperm(..., generator=generator))"
+    hint = ("draw lam and the permutation from `generator` (sample_beta(alpha, generator), "
+            "torch.randperm(..., generator=generator))")
     expect_equal(got.images[1], got.images[0], "x_mixed of two calls with generators seeded alike", hint=hint)
     expect_equal(got.labels[1], got.labels[0], "y_soft of two calls with generators seeded alike", hint=hint)
     # A correct mixup gives two generators' calls the same x_mixed only if both permutations are the
@@ -558,7 +565,8 @@ def cutmix_boxes(got, x, what):
            hint="paste the box on every channel: x_mixed[..., y0:y1, x0:x1]")
     highest = torch.where(pasted, owner, -1).amax(dim=(2, 3, 4))
     lowest = torch.where(pasted, owner, batch).amin(dim=(2, 3, 4))
-    expect(bool(((highest == lowest) | (highest < 0)).all()), f"{what}: an image got pixels from more than one other image",
+    expect(bool(((highest == lowest) | (highest < 0)).all()),
+           f"{what}: an image got pixels from more than one other image",
            hint="each image gets its box from one partner, x[perm[i]], pasted into a copy of x (pasting into x "
                 "itself carries the boxes of earlier calls over)")
     masks = pasted[:, :, 0]
@@ -593,7 +601,8 @@ def expect_pasting(got, x, what):
 
 
 def check_cutmix_boxes(student, seed):
-    """test_cutmix_pastes_one_box_from_one_partner's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutmix_pastes_one_box_from_one_partner's check on a given seed (tests/test_augmentation_laws.py tries
+    others).
 
     Exact, but for pasting something in 30 calls: a correct cutmix fails with probability 0.0031 ** 30, below 1e-70.
     """
@@ -611,7 +620,8 @@ def test_cutmix_pastes_one_box_from_one_partner(student):
 
 
 def check_cutmix_label_weights(student, seed):
-    """test_cutmix_label_weight_is_the_pasted_pixel_fraction's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutmix_label_weight_is_the_pasted_pixel_fraction's check on a given seed
+    (tests/test_augmentation_laws.py tries others).
 
     Exact, but for a clipped box in 40 calls: a correct cutmix pastes a box that touches a border
     with probability 0.843 per call (alpha = 1, 24 x 40 images), so fails with probability 0.157 ** 40 < 1e-32.
@@ -673,7 +683,8 @@ def clipped_sides(cut, length):
 
 
 def check_cutmix_box_sizes(student, seed):
-    """test_cutmix_box_is_int_ratio_h_by_int_ratio_w's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutmix_box_is_int_ratio_h_by_int_ratio_w's check on a given seed (tests/test_augmentation_laws.py
+    tries others).
 
     Exact: a correct cutmix passes it surely (the lam are chosen so that rounding cannot move a
     side by a pixel; a call shows no box only if its permutation is the identity, and all 20 do
@@ -690,20 +701,23 @@ def check_cutmix_box_sizes(student, seed):
         if ((int(y0[call]), int(y1[call])) not in clipped_sides(cut_h, HEIGHT)
                 or (int(x0[call]), int(x1[call])) not in clipped_sides(cut_w, WIDTH)):
             wrong.append(f"{int(rows[call])} x {int(cols[call])} where a {cut_h} x {cut_w} box, clipped, was due")
+    example = wrong[0] if wrong else ""
     expect(not wrong, f"cutmix on {HEIGHT} x {WIDTH} images: {len(wrong)} of {len(shown)} boxes are not "
-                      f"int(H * ratio) x int(W * ratio) boxes clipped to the image (one was {wrong[0] if wrong else ''})",
+                      f"int(H * ratio) x int(W * ratio) boxes clipped to the image (one was {example})",
            hint="ratio = sqrt(1 - lam); cut_h = int(H * ratio) rows (dim -2), cut_w = int(W * ratio) columns (dim -1); "
                 "rows cy - cut_h // 2 up to (not including) cy - cut_h // 2 + cut_h, columns likewise, clipped")
 
 
 @points(2, task="cutmix")
 def test_cutmix_box_is_int_ratio_h_by_int_ratio_w(student):
-    """The box is int(H * ratio) x int(W * ratio), ratio = sqrt(1 - lam), lam = sample_beta(alpha, generator), then clipped."""
+    """The box is int(H * ratio) x int(W * ratio), ratio = sqrt(1 - lam), lam = sample_beta(alpha, generator),
+    then clipped."""
     check_cutmix_box_sizes(student, seed=22)
 
 
 def check_cutmix_centres(student, seed):
-    """test_cutmix_box_centres_are_uniform_over_the_image's check on a given seed (tests/test_augmentation_laws.py tries others).
+    """test_cutmix_box_centres_are_uniform_over_the_image's check on a given seed
+    (tests/test_augmentation_laws.py tries others).
 
     A correct cutmix fails it with probability 2e-9: the DKW bound at 1e-9 for each of the two
     axes, over the calls whose box shows (the permutation, which hides a box when it is the
@@ -909,7 +923,8 @@ def test_eval_pipeline_output_size_dtype_and_normalisation(student):
     """The evaluation pipeline turns any uint8 image into float32 (3, size, size) holding (pixel / 255 - mean) / std."""
     image, colour = constant_image(30, 50)
     outputs = pipeline_outputs(student, False, [image, photo_crops(1, 48, 36, seed=40)[0]], [0])
-    want = ((colour.double() / 255.0 - torch.tensor(MEAN, dtype=torch.float64)) / torch.tensor(STD, dtype=torch.float64))
+    mean, std = torch.tensor(MEAN, dtype=torch.float64), torch.tensor(STD, dtype=torch.float64)
+    want = (colour.double() / 255.0 - mean) / std
     expect_close(outputs[0][0], want.float()[:, None, None].expand(3, IMAGE_SIZE, IMAGE_SIZE).contiguous(),
                  "the evaluation output of a one-colour image",
                  hint="scale uint8 to [0, 1] (v2.ToDtype(torch.float32, scale=True)), then "
@@ -965,7 +980,8 @@ def test_train_pipeline_is_random_and_repeated_by_manual_seed(student):
 
 @points(1, task="build_transforms")
 def test_train_pipeline_normalises_like_the_evaluation_pipeline(student):
-    """The training pipeline converts and normalises as the evaluation one: v2.ToDtype(float32, scale=True), then v2.Normalize."""
+    """The training pipeline converts and normalises as the evaluation one: v2.ToDtype(float32, scale=True), then
+    v2.Normalize."""
     got = student.run("describe_pipeline", True, MEAN, STD, IMAGE_SIZE)
     expect(got.is_compose, "build_transforms(True, ...) should return a torchvision.transforms.v2.Compose")
     steps = flat_steps(got.pipeline)
@@ -993,6 +1009,7 @@ def test_pipelines_accept_pil_images(student):
     tensor_out = pipeline_outputs(student, False, [image], [0])[0][0]
     pil_out = pipeline_outputs(student, False, [image], [0], as_pil=True)[0][0]
     gap = (pil_out - tensor_out).abs().max().item()
-    expect(gap <= 4.0 / 255.0 / min(STD), f"the evaluation outputs of a PIL image and of its tensor differ by {gap:.3f}",
+    expect(gap <= 4.0 / 255.0 / min(STD),
+           f"the evaluation outputs of a PIL image and of its tensor differ by {gap:.3f}",
            hint="start with v2.ToImage(), which turns both into the same tensor")
     pipeline_outputs(student, True, [image], [0], as_pil=True)

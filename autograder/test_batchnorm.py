@@ -20,9 +20,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from coursekit.grading.api import (Mismatch, Tolerance, exercise, expect, expect_close, expect_equal,
-                                   expect_raised, expect_tensor, per_channel_data, points, seeded_randn,
-                                   shape_text)
+from coursekit.grading.api import (
+    Mismatch,
+    Tolerance,
+    exercise,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_raised,
+    expect_tensor,
+    per_channel_data,
+    points,
+    seeded_randn,
+    shape_text,
+)
 
 pytestmark = exercise("batchnorm")
 
@@ -82,7 +93,8 @@ def test_training_output_3d(student):
 
 @points(2, task="batch_norm")
 def test_training_output_4d(student):
-    """Training-mode output on (N, C, H, W) input with H != W, and on 5-D input ((N, C, *) is any rank), matches PyTorch."""
+    """Training-mode output on (N, C, H, W) input with H != W, and on 5-D input ((N, C, *) is any rank), matches
+    PyTorch."""
     check_training_output(student, SHAPES["4-D"])
     check_training_output(student, SHAPES["5-D"])
 

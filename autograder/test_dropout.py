@@ -20,8 +20,19 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.datasets import noisy_digits
-from coursekit.grading.api import (exercise, expect, expect_close, expect_equal, expect_number, expect_raised,
-                                   expect_tensor, is_number, points, seeded_randn, shape_text)
+from coursekit.grading.api import (
+    exercise,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_number,
+    expect_raised,
+    expect_tensor,
+    is_number,
+    points,
+    seeded_randn,
+    shape_text,
+)
 
 pytestmark = exercise("dropout")
 

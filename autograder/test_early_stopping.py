@@ -36,8 +36,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from coursekit.datasets import noisy_digits
-from coursekit.grading.api import (GradingFailure, exercise, expect, expect_close, expect_equal, expect_number,
-                                   is_number, one_thread, points)
+from coursekit.grading.api import (
+    GradingFailure,
+    exercise,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_number,
+    is_number,
+    one_thread,
+    points,
+)
 
 pytestmark = exercise("early_stopping")
 
@@ -336,7 +345,8 @@ def test_state_dict_is_a_snapshot(student):
 
 @points(1, task="EarlyStopping")
 def test_state_dict_holds_plain_values_that_weights_only_reads(student):
-    """state_dict() holds plain values only (numbers, strings, bools, None), which torch.load(weights_only=True) reads back."""
+    """state_dict() holds plain values only (numbers, strings, bools, None), which torch.load(weights_only=True)
+    reads back."""
     got = stopper_state(student)
     hint = "store the attributes themselves, plain Python values: no tensors, no objects"
     expect(got.state_type == "dict", f"state_dict() returned a {got.state_type}, not a dict", hint=hint)
@@ -383,7 +393,8 @@ def test_checkpoint_holds_the_model_the_optimizer_and_the_epoch(student):
 
 @points(1, task="save_checkpoint")
 def test_checkpoint_holds_the_early_stoppings_state_and_the_extras(student):
-    """The file holds early_stopping.state_dict() (or None) under "early_stopping" and the extra keywords under "extra"."""
+    """The file holds early_stopping.state_dict() (or None) under "early_stopping" and the extra keywords under
+    "extra"."""
     hint_stopper = '"early_stopping": early_stopping.state_dict(), or None when no early stopping is given'
     hint_extra = '"extra": a dict of the extra keywords, as they were given ({} when there are none)'
     got = student.run("save_contents", True, SAVE_EXTRAS, True)
@@ -424,7 +435,8 @@ SAVE_HINT = ("write to a temporary file in the same folder, then os.replace it o
 
 @points(3, task="save_checkpoint")
 def test_a_write_that_fails_half_way_leaves_the_previous_checkpoint(student):
-    """When torch.save fails half way through a write, the file saved before is still there, byte for byte, and the error propagates."""
+    """When torch.save fails half way through a write, the file saved before is still there, byte for byte, and
+    the error propagates."""
     got = student.run("interrupted_save")
     expect(got.first is not None, "save_checkpoint wrote no file at path", hint="write the checkpoint with torch.save")
     expect(got.after is not None, "after the failed write there is no file at path any more", hint=SAVE_HINT)
@@ -438,7 +450,8 @@ def test_a_write_that_fails_half_way_leaves_the_previous_checkpoint(student):
 
 @points(1, task="save_checkpoint")
 def test_the_temporary_file_is_written_beside_the_checkpoint_and_never_left_behind(student):
-    """torch.save writes a temporary file in the checkpoint's folder, which is gone after a write that succeeds, fails or is interrupted."""
+    """torch.save writes a temporary file in the checkpoint's folder, which is gone after a write that succeeds,
+    fails or is interrupted."""
     got = student.run("save_leftovers")
     expect(got.written, "save_checkpoint wrote no file at path", hint="write the checkpoint with torch.save")
     for case, what in (("success", "a write that succeeded"), ("error", "a write that failed with an OSError"),
@@ -529,7 +542,8 @@ UNREADABLE = ("random bytes", "a truncated checkpoint", "a tensor", "a model's s
 
 @points(2, task="load_checkpoint")
 def test_an_unreadable_checkpoint_raises_value_error_naming_the_file(student):
-    """Random bytes, a truncated file, a tensor, a bare state_dict, or an object weights_only refuses: ValueError naming the file."""
+    """Random bytes, a truncated file, a tensor, a bare state_dict, or an object weights_only refuses: ValueError
+    naming the file."""
     for kind in UNREADABLE:
         got = student.run("load_bad_checkpoint", kind)
         expect(got.error is not None, f"load_checkpoint returned a {got.returned_type} for a file that holds {kind}",
@@ -548,7 +562,8 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(student)
     got = student.run("load_bad_checkpoint", "a pickle that runs code")
     expect(not got.code_ran, "load_checkpoint ran code stored in a checkpoint file",
            hint="read with torch.load(path, weights_only=True): full unpickling runs whatever a file names")
-    expect(got.error is not None, f"load_checkpoint returned a {got.returned_type} for a file that weights_only refuses",
+    expect(got.error is not None,
+           f"load_checkpoint returned a {got.returned_type} for a file that weights_only refuses",
            hint="torch.load(path, weights_only=True) refuses it: turn its error into a ValueError")
     expect("ValueError" in got.error.mro and got.error.names_the_file,
            f"a file that weights_only refuses raised {describe(got.error)}",
@@ -760,7 +775,8 @@ def test_train_loss_is_each_epochs_mean_loss_per_sample(student):
 
 @points(3, task="fit")
 def test_validation_loss_is_measured_in_eval_mode_every_epoch(student):
-    """val_loss holds each epoch's mean cross-entropy on the whole validation set, measured in eval mode under torch.no_grad()."""
+    """val_loss holds each epoch's mean cross-entropy on the whole validation set, measured in eval mode under
+    torch.no_grad()."""
     for name in ("early stop", "max epochs"):
         run = graded_run(student, name)
         got = run["got"]
@@ -824,14 +840,16 @@ def expect_best_weights(run, when):
 
 @points(3, task="fit")
 def test_model_ends_with_the_best_epochs_weights(student):
-    """When fit returns, the model holds the weights of the epoch with the lowest validation loss, and best_val_loss is that loss."""
+    """When fit returns, the model holds the weights of the epoch with the lowest validation loss, and
+    best_val_loss is that loss."""
     run = graded_run(student, "early stop")
     expect_best_weights(run, "when fit returns")
 
 
 @points(2, task="fit")
 def test_best_pt_holds_the_best_epoch_and_last_pt_the_last(student):
-    """fit creates checkpoint_dir; best.pt holds the best epoch and its weights, last.pt the last epoch and its weights."""
+    """fit creates checkpoint_dir; best.pt holds the best epoch and its weights, last.pt the last epoch and its
+    weights."""
     run = graded_run(student, "early stop")
     got = run["got"]
     best = lowest_epochs(run["losses"])
@@ -867,7 +885,8 @@ RESUME_HINT = ("with resume=True, load last.pt with load_checkpoint(path, model=
 
 @points(4, task="fit")
 def test_resumed_run_equals_an_uninterrupted_one(student):
-    """A run interrupted in epoch 11 and resumed from last.pt by a new process ends bitwise equal to the uninterrupted run."""
+    """A run interrupted in epoch 11 and resumed from last.pt by a new process ends bitwise equal to the
+    uninterrupted run."""
     run = graded_run(student, "max epochs")
     resumed = run["got"].resumed
     expect(resumed.error is None, f"fit(..., resume=True) raised {describe(resumed.error)}", hint=RESUME_HINT)
@@ -917,7 +936,8 @@ def test_resume_without_a_checkpoint_raises_file_not_found_error(student):
 
 @points(2, task="fit")
 def test_the_seed_alone_decides_the_run(student):
-    """Two fresh fits with the same seed are bitwise the same whatever torch's global RNG held before; another seed shuffles differently."""
+    """Two fresh fits with the same seed are bitwise the same whatever torch's global RNG held before; another
+    seed shuffles differently."""
     setup = fit_setup(MAX_EPOCHS_SEED, SEEDING)
     got = student.run("fit_seeding", [[setup, 11], [setup, 22], [{**setup, "seed": setup["seed"] + 1}, 11]])
     same, other_rng, other_seed = got

@@ -15,11 +15,11 @@ import types
 import pytest
 import torch
 
-from catalogues import CATALOGUE_DIR, load_catalogue
-from references import load_grader, load_reference, load_scenarios
-
 from coursekit.grading.failures import Mismatch
 from coursekit.grading.record import to_record
+
+from catalogues import CATALOGUE_DIR, load_catalogue
+from references import load_grader, load_reference, load_scenarios
 
 pytestmark = pytest.mark.usefixtures("one_thread")     # as the grader's worker runs
 

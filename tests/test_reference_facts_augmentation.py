@@ -1,7 +1,8 @@
 """The augmentation reference, checked against the facts the graders rest on (shared/FACTS.md).
 
-Beta(alpha, alpha) against its moments and torch.distributions.Beta; Cutout, Mixup and CutMix against the papers' definitions on hand-made
-inputs; soft_cross_entropy against F.cross_entropy; the pipelines against torchvision.
+Beta(alpha, alpha) against its moments and torch.distributions.Beta; Cutout, Mixup and CutMix against the
+papers' definitions on hand-made inputs; soft_cross_entropy against F.cross_entropy; the pipelines against
+torchvision.
 """
 
 import math
@@ -11,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from references import load_reference
-
 from coursekit.datasets import digit_images, photo_crops, sample_photos
+
+from references import load_reference
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from references import load_reference
-
 from coursekit.datasets import noisy_digits
+
+from references import load_reference
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,7 +43,8 @@ def test_lectures_table(es):
 
 def test_a_new_stopper(es):
     stopper = es.EarlyStopping()
-    assert (stopper.best, stopper.best_epoch, stopper.counter, stopper.early_stop, stopper.epoch) == (None, None, 0, False, 0)
+    state = (stopper.best, stopper.best_epoch, stopper.counter, stopper.early_stop, stopper.epoch)
+    assert state == (None, None, 0, False, 0)
     assert (stopper.patience, stopper.min_delta, stopper.mode) == (5, 0.0, "min")
     assert feed(stopper, [1.0, 2.0, 2.0, 2.0, 2.0, 2.0]) == [False] * 5 + [True]
     for bad in ({"mode": "lowest"}, {"patience": -1}, {"min_delta": -0.1}):

@@ -22,9 +22,13 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
+from _kit_worker.toolkit import (  # the scenarios' toolkit (coursekit/worker/toolkit.py)
+    known_good,
+    manual_seed,
+    substituted,
+)
 from torch import nn
 
-from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 @known_good("mixup")
 def _good_soft_labels(y, num_classes, dtype):
@@ -222,7 +226,8 @@ def _describe(cutouts, transform):
     dtype = getattr(transform, "dtype", None)
     settings["dtypes"] = [str(item) for item in (dtype.values() if isinstance(dtype, dict) else [dtype])
                           if isinstance(item, torch.dtype)]
-    settings["scale"] = getattr(transform, "scale", None) if isinstance(getattr(transform, "scale", None), bool) else None
+    scale = getattr(transform, "scale", None)
+    settings["scale"] = scale if isinstance(scale, bool) else None
     description = {"type": type(transform).__name__, "module": type(transform).__module__,
                    "students_cutout": isinstance(transform, cutouts),
                    "p": _number(getattr(transform, "p", None)), "settings": settings, "steps": []}
@@ -243,7 +248,8 @@ def describe_pipeline(student, train, mean, std, image_size):
 
 
 def apply_pipeline(student, train, mean, std, image_size, images, seeds, *, as_pil=False):
-    """Build the pipeline once (with a known-good Cutout); apply it to each uint8 image (or its PIL copy) after manual_seed.
+    """Build the pipeline once (with a known-good Cutout); apply it to each uint8 image (or its PIL copy) after
+    manual_seed.
 
     `seeds[i]` seeds torch's global RNG before call i (None: leave it as it is). Every image is
     used with every seed, in order: outputs[i][j] is image j under seeds[i].

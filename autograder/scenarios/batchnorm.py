@@ -13,10 +13,12 @@ is graded on its own code.
 """
 
 import torch
+from _kit_worker.toolkit import (  # the scenarios' toolkit (coursekit/worker/toolkit.py)
+    known_good,
+    manual_seed,
+    substituted,
+)
 from torch import nn
-
-from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
-
 
 # --- known-good versions of the tasks, written without PyTorch's own normalisation --------------
 

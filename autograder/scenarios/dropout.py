@@ -18,9 +18,12 @@ and eval mode, and can report every batch it was trained on.
 
 import torch
 import torch.nn.functional as F
+from _kit_worker.toolkit import (  # the scenarios' toolkit (coursekit/worker/toolkit.py)
+    known_good,
+    manual_seed,
+    substituted,
+)
 from torch import nn
-
-from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 # --- known-good code for the tasks a scenario relies on -------------------------------------------
 

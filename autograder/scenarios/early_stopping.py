@@ -37,9 +37,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _kit_worker.toolkit import (  # the scenarios' toolkit (coursekit/worker/toolkit.py)
+    known_good,
+    manual_seed,
+    substituted,
+)
 from torch import nn
-
-from _kit_worker.toolkit import known_good, manual_seed, substituted  # the scenarios' toolkit (coursekit/worker/toolkit.py)
 
 STUDENT_FILE = "early_stopping.py"
 
@@ -440,7 +443,7 @@ def save_leftovers(student):
     for case, crash in (("success", None), ("error", _SimulatedCrash), ("interrupt", KeyboardInterrupt)):
         targets = []
         if crash is None:
-            def recording_save(obj, f, *args, **kwargs):
+            def recording_save(obj, f, *args, targets=targets, **kwargs):
                 targets.append(_where(f, folder, path))
                 return real_save(obj, f, *args, **kwargs)
 

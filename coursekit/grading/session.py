@@ -87,9 +87,9 @@ class GradingSession:
 
 
 def describe(item):
-    """The first line of a grader test's docstring: what the student reads."""
+    """The first paragraph of a grader test's docstring (its lines joined): what the student reads."""
     doc = (getattr(item.function, "__doc__", None) or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    return " ".join(line.strip() for line in doc.split("\n\n")[0].splitlines())
 
 
 def exercise_of(item):

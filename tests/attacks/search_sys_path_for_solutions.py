@@ -20,7 +20,7 @@ for _folder in sorted(_candidates):
         _spec.loader.exec_module(_module)
         globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
 try:
-    import coursekit.paths as _paths   # the editable install points at the repository
+    import coursekit.paths as _paths  # the editable install points at the repository
     _KIT_LEAKS.append(repr((open(_paths.SOLUTIONS / "batchnorm" / "batchnorm.py").read()[:200],)))
 except Exception:
     pass
