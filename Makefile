@@ -1,6 +1,6 @@
 # The kit's two commands (see README.md):
 #   make grade   set up, then grade a submission (default: the reference solutions) -> results.json
-#   make test    set up, then run every test of the kit
+#   make test    set up, then lint (ruff) and run every test of the kit
 # Other targets: make setup, make release, make bench, make clean.
 # make setup TORCH=cpu installs PyTorch's CPU-only build (on a fresh checkout, or after rm -rf .venv).
 
@@ -54,6 +54,7 @@ grade: setup
 	$(BIN)/python -m pytest autograder $(GRADE_TARGET) $(addprefix --exercise ,$(EXERCISE)) --results-json $(RESULTS)
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --durations=20
 
 release: setup

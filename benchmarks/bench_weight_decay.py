@@ -4,7 +4,7 @@
 
 1. Wall time of `pytest autograder/test_weight_decay.py --solutions` in a fresh process (Python,
    torch and the worker's start included), median of N runs.
-2. One sweep of the grader's five decay values on d2l's 200-feature regression (EFFECT_EPOCHS
+2. One sweep of the grader's decay values on the notebook's 100-feature regression (EFFECT_EPOCHS
    epochs of SGD, batch 5), on one thread as the grader's worker runs it.
 3. Wall time to execute the reference notebook with a real Jupyter kernel. Target: under 60 s
    on 2 cores.

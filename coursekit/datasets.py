@@ -67,11 +67,16 @@ def noisy_digits(seed, *, train_size=200, val_size=None, noise=0.2, num_classes=
     return (features[train].clone(), y_train), (features[val].clone(), labels[val].clone())
 
 
-def sparse_linear_regression(seed, *, num_features=200, train_size=20, val_size=100, noise=0.01):
-    """d2l's high-dimensional linear regression, where weight decay visibly helps.
+def sparse_linear_regression(seed, *, num_features=100, train_size=50, val_size=200, noise=0.01):
+    """d2l's high-dimensional linear regression, sized so that the right weight decay visibly helps.
 
     y = 0.05 + sum_i 0.01 * x_i + N(0, noise^2), with x ~ N(0, 1) in num_features dimensions;
-    far fewer training samples than features, so plain least squares overfits.
+    half as many training samples as features, so plain least squares overfits (its validation
+    loss is many times that of predicting the training mean), yet enough of them that the best
+    weight decay roughly halves the loss of predicting the mean, and a very large one falls back
+    towards it: the validation loss against the decay is U-shaped.
+    (d2l's own sizes, 200 features and 20 samples, leave so little to learn that the best decay
+    is hardly better than predicting the mean.)
     Returns ((X_train, y_train), (X_val, y_val)): X float32 (N, num_features), y float32 (N,).
     """
     generator = torch.Generator().manual_seed(seed)

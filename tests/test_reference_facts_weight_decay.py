@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from references import load_reference
-
 from coursekit.datasets import sparse_linear_regression
+
+from references import load_reference
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,8 @@ def test_l2_penalty_plus_plain_sgd_is_torch_sgd_weight_decay(wd):
     X, y = torch.randn(16, 4), torch.randn(16, 1)
     ours, theirs = nn.Linear(4, 1), nn.Linear(4, 1)
     theirs.load_state_dict(ours.state_dict())
-    plain, decayed = torch.optim.SGD(ours.parameters(), lr=0.1), torch.optim.SGD(theirs.parameters(), lr=0.1, weight_decay=0.5)
+    plain = torch.optim.SGD(ours.parameters(), lr=0.1)
+    decayed = torch.optim.SGD(theirs.parameters(), lr=0.1, weight_decay=0.5)
     for _ in range(3):
         plain.zero_grad()
         (F.mse_loss(ours(X), y) + wd.l2_penalty(ours.parameters(), 0.5)).backward()

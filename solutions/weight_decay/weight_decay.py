@@ -99,18 +99,20 @@ def decay_param_groups(model, weight_decay):
             [{"params": [...], "weight_decay": weight_decay},
              {"params": [...], "weight_decay": 0.0}]
         ready for `torch.optim.SGD(decay_param_groups(model, 1e-4), lr=0.1)`. Every parameter of
-        the model appears in exactly one group, exactly once. Biases and every parameter with
-        one dimension or fewer (BatchNorm's and LayerNorm's weight and bias) get weight decay 0.0;
-        all others get `weight_decay`.
+        the model appears in exactly one group, exactly once. Every parameter with one dimension
+        or none (every bias, BatchNorm's and LayerNorm's weight and bias, a scalar) gets weight
+        decay 0.0; all others (matrices, convolution kernels) get `weight_decay`. Every group
+        says its "weight_decay" itself, 0.0 included: a group without one would take the
+        optimizer's default, which is 0.01 for AdamW.
 
     Why: decaying a bias or a normalisation scale pulls it towards 0 without reducing the
     model's capacity to overfit, and can hurt (timm and most training recipes exclude them).
-    Hint: `model.named_parameters()` lists each parameter once, with its name; `p.ndim`.
+    Hint: `model.parameters()` lists each parameter once, recursing into every submodule; `p.ndim`.
     """
     ### BEGIN SOLUTION: a decayed and an undecayed group
     decayed, undecayed = [], []
-    for name, parameter in model.named_parameters():
-        if parameter.ndim <= 1 or name.endswith("bias"):
+    for parameter in model.parameters():
+        if parameter.ndim <= 1:
             undecayed.append(parameter)
         else:
             decayed.append(parameter)
@@ -131,8 +133,9 @@ def sweep_weight_decay(train_data, val_data, weight_decays, *, epochs=100, lr=0.
     Args:
         train_data, val_data: tuples (X, y), X float32 (N, D), y float32 (N,) or (N, 1).
         weight_decays: the values of lambda to try, in any order.
-        epochs, lr, batch_size: plain SGD on the mean squared error, over shuffled mini-batches.
-        seed: fixes the initial weights and the batch order.
+        epochs, lr, batch_size: plain SGD (no momentum) on the mean squared error, `epochs`
+            passes over the training set, one step of size lr per mini-batch of batch_size samples.
+        seed: fixes the initial weights and the order of the batches.
     Returns:
         A list with one dict per value, in the order of `weight_decays`:
             {"weight_decay": float, "train_loss": float, "val_loss": float, "weight_norm": float}
@@ -142,7 +145,9 @@ def sweep_weight_decay(train_data, val_data, weight_decays, *, epochs=100, lr=0.
     The model is `nn.Linear(D, 1)`. Decay only its weight, never its bias. A fair sweep changes
     one thing only: every value starts from the *same* initial weights (draw them once, after
     `torch.manual_seed(seed)`, and load a copy into a fresh model for each value) and sees the
-    *same* batches (shuffle each value's epochs with a fresh `torch.Generator().manual_seed(seed)`).
+    *same* batches: make a fresh `torch.Generator().manual_seed(seed)` for each value, and draw
+    from it a new order of the training samples for every epoch
+    (`torch.randperm(N, generator=...)`).
     So the result for a value does not depend on which other values are in the list, nor on
     their order. Use your `sgd_step` or torch.optim.SGD; they must agree. Keep lr * weight_decay
     well below 1: every step multiplies the weight by (1 - lr * weight_decay) before the gradient
