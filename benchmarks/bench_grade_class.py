@@ -26,11 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from test_mutants import load_catalogue  # noqa: E402  (builds the catalogued submissions)
-
 from coursekit import paths  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
 
+from catalogues import load_catalogue  # noqa: E402  (builds the catalogued submissions)
 from timing import machine_speed  # noqa: E402
 
 MIX = {"reference": 0.4, "stub": 0.2, "mutant": 0.4}
@@ -41,7 +40,7 @@ def mutants(exercise_id):
     catalogue = ROOT / "tests" / "mutants" / f"{exercise_id}.yml"
     if not catalogue.exists():
         return []
-    return [source for entry, source in load_catalogue(catalogue).values() if entry["kind"] == "mutant"]
+    return [entry.source for entry in load_catalogue(catalogue) if entry.kind == "mutant"]
 
 
 def generate_class(root, students, seed=0):

@@ -56,6 +56,9 @@ def test_public_tests_outside_the_environment_say_how_to_get_one(tmp_path, monke
     monkeypatch.chdir(exercise_folder)
     with pytest.raises(pytest.UsageError, match=r"source \.\./\.\./\.venv/bin/activate"):
         conftest.pytest_configure(None)
+    monkeypatch.setattr(conftest.sys, "prefix", str(tmp_path / "course" / ".venv"))   # that .venv, active
+    with pytest.raises(pytest.UsageError, match="active but lacks these packages"):
+        conftest.pytest_configure(None)
 
 
 def test_public_tests_on_a_file_that_is_not_utf8_say_to_save_it_as_utf8(tmp_path):
@@ -65,3 +68,5 @@ def test_public_tests_on_a_file_that_is_not_utf8_say_to_save_it_as_utf8(tmp_path
         conftest.pytest_configure(None)
     (tmp_path / exercise.module_file).write_text("# café\n", encoding="utf-8")
     conftest.pytest_configure(None)
+    (tmp_path / exercise.module_file).write_bytes("# -*- coding: latin-1 -*-\n# caf\u00e9\n".encode("latin-1"))
+    conftest.pytest_configure(None)         # a declared encoding is read as Python (and the grader) read it

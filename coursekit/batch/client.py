@@ -116,10 +116,6 @@ class GradingServer:
     def pid(self):
         return self.process.pid if self.process is not None else None
 
-    @property
-    def stopped(self):
-        return self._stopped
-
     def stop(self):
         """Close the server for good: what it runs now ends unanswered, and a later run() fails."""
         with self._lock:

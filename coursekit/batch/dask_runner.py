@@ -1,10 +1,12 @@
 """Grade a class on a Dask cluster: each submission's files travel to a worker, results come back.
 
-Each Dask worker keeps one grading server for the whole run (`GradingServerPlugin`, set up and
-torn down by Dask with the worker), and grades a submission exactly as a local run does.
+Each Dask worker keeps one grading server for the whole run (`GradingServerPlugin`, registered
+under a name of this run's own, so two runs on one cluster never stop each other's servers, and
+unregistered when the run ends), and grades a submission exactly as a local run does.
 """
 
 import tempfile
+import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,16 +17,13 @@ from coursekit.batch.records import RecordWriter
 from coursekit.batch.runs import ClassOptions, GradingResult, grade_submission
 from coursekit.grading.submission import candidate_paths
 
-PLUGIN_NAME = "coursekit-grading-server"
-
 
 class GradingServerPlugin(WorkerPlugin):
-    """A Dask worker plugin: the worker's grading server, started on its first grading."""
+    """A Dask worker plugin: the worker's grading server for one run, started on its first grading."""
 
-    name = PLUGIN_NAME
-
-    def __init__(self, options):
+    def __init__(self, options, name):
         self.options = options          # ClassOptions as a dict: plain data travels to the workers
+        self.name = name
         self.server = None
 
     def setup(self, worker):
@@ -32,12 +31,13 @@ class GradingServerPlugin(WorkerPlugin):
 
     def teardown(self, worker):
         if self.server is not None:
-            self.server.close()
+            self.server.stop()          # for good: a grading still under way fails rather than starts another
 
 
-def grade_shipped(student, files, options):
-    """On a Dask worker: rebuild a student's folder from {relative path: bytes} and grade it."""
-    server = get_worker().plugins[PLUGIN_NAME].server
+def grade_shipped(student, files, options, plugin_name):
+    """On a Dask worker: rebuild a student's folder from {relative path: bytes} and grade it with the
+    server of the run's plugin."""
+    server = get_worker().plugins[plugin_name].server
     with tempfile.TemporaryDirectory(prefix="kit-shipped-") as scratch:
         folder = Path(scratch) / student
         for relative, data in files.items():
@@ -66,13 +66,15 @@ def run_dask(grading, scheduler, progress):
     """Grade `grading.todo` on the Dask cluster at `scheduler`; record each result as it arrives.
     An interruption cancels the gradings not yet started."""
     options = asdict(grading.options)
+    plugin_name = f"coursekit-grading-{grading.fingerprint}-{uuid.uuid4().hex[:8]}"
     with Client(scheduler) as client, RecordWriter(grading, progress) as writer:
-        client.register_plugin(GradingServerPlugin(options), name=PLUGIN_NAME)
-        futures = {client.submit(grade_shipped, submission.student,
-                                 shipped_files(submission.folder, grading.course), options,
-                                 key=f"grade-{submission.student}-{grading.fingerprint}", pure=False):
-                   submission.student for submission in grading.todo}
+        client.register_plugin(GradingServerPlugin(options, plugin_name), name=plugin_name)
+        futures = {}
         try:
+            futures = {client.submit(grade_shipped, submission.student,
+                                     shipped_files(submission.folder, grading.course), options, plugin_name,
+                                     key=f"grade-{submission.student}-{plugin_name}", pure=False):
+                       submission.student for submission in grading.todo}
             for future in as_completed(futures):
                 try:
                     result = GradingResult(**future.result())
@@ -82,3 +84,5 @@ def run_dask(grading, scheduler, progress):
         except BaseException:       # Ctrl-C, say: the gradings not yet started are cancelled
             client.cancel(list(futures), force=True)
             raise
+        finally:
+            client.unregister_worker_plugin(plugin_name)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class TestOutcome:
     nodeid: str
-    name: str           # the student-facing description: the test's docstring, first line
+    name: str           # the student-facing description: the test's docstring, first paragraph
     exercise: str
     task: str
     max_score: float
@@ -65,7 +65,7 @@ def gradescope_results(outcomes, exercise_ids, *, execution_time, course_id, sub
                 "status": "passed" if outcome.passed else "failed",
                 "output": outcome.feedback if not outcome.passed else "",
                 "visibility": "visible",
-                "tags": [outcome.exercise, outcome.where],
+                "tags": list(dict.fromkeys([outcome.exercise, outcome.where])),
                 "extra_data": {"status": outcome.status, "test": outcome.nodeid},
             }
             for outcome in outcomes

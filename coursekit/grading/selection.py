@@ -29,7 +29,7 @@ def check_graders(items, course):
         exercise_marker, points_marker = item.get_closest_marker("exercise"), item.get_closest_marker("points")
         if exercise_marker is None or points_marker is None or not describe(item):
             problems.append(f"{item.nodeid}: a grader needs an exercise marker, a points marker "
-                            "and a docstring whose first line the student reads")
+                            "and a docstring whose first paragraph the student reads")
         elif exercise_marker.args[0] not in course.ids:
             problems.append(f"{item.nodeid}: exercise {exercise_marker.args[0]!r} is not in {course.path.name}")
         else:
@@ -57,6 +57,10 @@ def select_exercises(config, items, grading, chosen):
             raise pytest.UsageError(f"--exercise {exercise_id}: not an exercise of {course.path.name} "
                                     f"({', '.join(course.ids)})")
     _deselect(config, items, lambda item: bool(chosen) and exercise_of(item) not in chosen)
+    collected = {exercise_of(item) for item in items}
+    if set(chosen) - collected:
+        raise pytest.UsageError(f"--exercise {', '.join(sorted(set(chosen) - collected))}: none of its graders "
+                                "were collected (is its autograder/test_<id>.py among the paths given?)")
     problems = {exercise_id: grading.unavailable(exercise_id) for exercise_id in dict.fromkeys(map(exercise_of, items))}
     problems = {exercise_id: problem for exercise_id, problem in problems.items() if problem is not None}
     dropped = _deselect(config, items, lambda item: exercise_of(item) in problems)

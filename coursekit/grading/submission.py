@@ -4,6 +4,8 @@ import io
 import tokenize
 from pathlib import Path
 
+MAX_SOURCE_BYTES = 4 << 20     # far above any exercise's source; read here, in the grading process
+
 
 def candidate_paths(exercise):
     """Where a submission may keep the exercise's file, relative to its folder."""
@@ -12,7 +14,10 @@ def candidate_paths(exercise):
 
 def encoding_problem(path, shown_name):
     """None when Python can read the file's text (UTF-8, or the encoding it declares); else why not."""
-    data = path.read_bytes()
+    with open(path, "rb") as stream:
+        data = stream.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        return f"{shown_name} is larger than {MAX_SOURCE_BYTES >> 20} MiB: submit the exercise's source file only"
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:                  # undecodable first lines, or an unknown declared encoding

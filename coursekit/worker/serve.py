@@ -90,7 +90,7 @@ class Worker:
         self.guard = ForbiddenApiGuard(forbidden.get("operators", ()), forbidden.get("classes", ()),
                                        forbidden.get("autograd_in", ()), forbidden.get("functions", ()))
         self.guard.install()
-        toolkit.watch(self.module_name, self.guard.hits)
+        toolkit.watch(self.module_name, setup["scenarios"], self.guard.hits)
         self.scenarios = importlib.import_module(setup["scenarios"])
         self.student = None
         self.import_hits = []

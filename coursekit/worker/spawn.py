@@ -57,7 +57,7 @@ class SpawnRequest:
         request = cls(**{name: message[name] for name in given})
         for name, kind in _FIELD_TYPES.items():
             value = getattr(request, name)
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
                 raise ValueError(f"a spawn request's {name} cannot be {type(value).__name__}")
         return replace(request, keep_under_tmp=tuple(request.keep_under_tmp), refuse=tuple(request.refuse))
 

@@ -13,30 +13,48 @@ substituted(student, **replacements)
     what it held before (or nothing): the student's functions look these names up in their
     module's globals when they call them.
 
-A known-good implementation serves only the student's code of *other* tasks. A submission that
-borrows one for the very task under test (calls it from its own code, binds one of its names to
-it, or subclasses it) while it is not substituted is refused and reported as a forbidden API, so
-that test earns nothing. This stops a submission that finds the scenarios module; it is not a
-wall against one that digs the implementation out of closures or rewrites this module's state
-(SECURITY.md says what would be).
+A known-good implementation serves only the student's code of *other* tasks. Whether code is the
+student's is read from where it was compiled (the student's file), never from names it could set;
+each use is traced back past library and `eval` frames to the first frame of the student's file
+or of the scenarios. A use that reaches the student's code first while the implementation is not
+lent (calling it or one of its methods, binding a module name to it, subclassing it, lending it
+to itself) is refused and reported as a forbidden API, so that test earns nothing. This is a
+speed bump, not a wall: the code lives in the worker beside the student's, so a submission that
+digs it out of a closure or rewrites this module's state can still borrow it (SECURITY.md).
 """
 
 import contextlib
 import inspect
+import os
+import sys
+import weakref
 
 from .seeding import manual_seed
 
 __all__ = ["known_good", "manual_seed", "substituted"]
 
 _ABSENT = object()
-_KNOWN = {}                       # id of every known-good object -> its task
-_ACTIVE = set()                   # ids of the known-good objects substituted right now
-_WATCH = {"student": None, "hits": None}
+_KNOWN = {}                       # id of every known-good object -> (the object, its task)
+_ACTIVE = set()                   # ids of the known-good objects lent right now
+_LENT_INSTANCES = weakref.WeakSet()   # instances of known-good classes the grader made, or lent ones made
+_WATCH = {"student_file": None, "scenarios_file": None, "hits": None}
 
 
-def watch(student_module_name, hits):
+def watch(student_module_name, scenarios_module_name, hits):
     """Called by the worker before any scenario runs: whose code to check, and where to report a borrowing."""
-    _WATCH.update(student=student_module_name, hits=hits)
+    _WATCH.update(student_file=f"{student_module_name}.py", scenarios_file=f"{scenarios_module_name}.py", hits=hits)
+
+
+def _owner(frame):
+    """"student" or "grader" for the first frame, from `frame` back, of the student's or the scenarios' file."""
+    while frame is not None:
+        name = os.path.basename(frame.f_code.co_filename)
+        if name == _WATCH["student_file"]:
+            return "student"
+        if name == _WATCH["scenarios_file"]:
+            return "grader"
+        frame = frame.f_back
+    return "grader"
 
 
 def _borrowed(task):
@@ -46,49 +64,69 @@ def _borrowed(task):
     return RuntimeError(f"{description} is not yours to use: write {task} yourself")
 
 
-def _in_student_module(name):
-    return _WATCH["student"] is not None and name == _WATCH["student"]
-
-
-def _check_caller(implementation, task, frame):
-    caller = frame.f_back if frame is not None else None
-    from_student = caller is not None and _in_student_module(caller.f_globals.get("__name__"))
-    if from_student and id(implementation) not in _ACTIVE:
+def _check(lent_ids, task, frame):
+    """Refuse a use that the student's code makes while none of `lent_ids` is lent."""
+    if _WATCH["student_file"] is not None and not (set(lent_ids) & _ACTIVE) and _owner(frame) == "student":
         raise _borrowed(task)
 
 
 def report_borrowed_names(student):
     """Report every name of the student's module bound to a known-good object it was not lent."""
     for value in list(vars(student).values()):
-        if id(value) in _KNOWN and id(value) not in _ACTIVE:
-            _borrowed(_KNOWN[id(value)])
+        known = _KNOWN.get(id(value))
+        if known is not None and known[0] is value and id(value) not in _ACTIVE:
+            _borrowed(known[1])
+
+
+def _checked_function(implementation, task, lent_ids):
+    def checked(*args, **kwargs):
+        _check(lent_ids(), task, sys._getframe(1))
+        return implementation(*args, **kwargs)
+
+    checked.__name__, checked.__qualname__, checked.__doc__ = (implementation.__name__, implementation.__qualname__,
+                                                               implementation.__doc__)
+    return checked
+
+
+def _mark_class(implementation, task):
+    """Check every method of a known-good class: an instance the grader made (or lent) serves anyone."""
+    def lent(instance):
+        return (instance in _LENT_INSTANCES
+                or bool({id(kind) for kind in type(instance).__mro__} & _ACTIVE) or id(implementation) in _ACTIVE)
+
+    for name, member in list(vars(implementation).items()):
+        if not inspect.isfunction(member) or name == "__init_subclass__":
+            continue
+
+        def method(self, *args, __member=member, __name=name, **kwargs):
+            if __name == "__init__":
+                made_by = _owner(sys._getframe(1))
+                if made_by == "student" and not lent(self) and _WATCH["student_file"] is not None:
+                    raise _borrowed(task)
+                _LENT_INSTANCES.add(self)
+            elif _WATCH["student_file"] is not None and not lent(self) and _owner(sys._getframe(1)) == "student":
+                raise _borrowed(task)
+            return __member(self, *args, **kwargs)
+
+        method.__name__, method.__qualname__, method.__doc__ = member.__name__, member.__qualname__, member.__doc__
+        setattr(implementation, name, method)
+
+    def __init_subclass__(subclass, **kwargs):       # a subclass made by the student's code is theirs
+        _check({id(subclass), id(implementation)}, task, sys._getframe(1))
+        super(implementation, subclass).__init_subclass__(**kwargs)
+
+    implementation.__init_subclass__ = classmethod(__init_subclass__)
+    _KNOWN[id(implementation)] = (implementation, task)
+    return implementation
 
 
 def known_good(task):
     """Mark `implementation` (a function or a class) as the scenario's correct version of `task`."""
     def mark(implementation):
         if inspect.isclass(implementation):
-            original_init = implementation.__init__
-
-            def checked_init(self, *args, **kwargs):
-                kind = type(self)
-                if id(kind) not in _ACTIVE and id(implementation) not in _ACTIVE and (
-                        kind is not implementation and _in_student_module(kind.__module__)):
-                    raise _borrowed(task)              # a student's subclass of the grader's class
-                _check_caller(kind if id(kind) in _ACTIVE else implementation, task, inspect.currentframe())
-                original_init(self, *args, **kwargs)
-
-            implementation.__init__ = checked_init
-            _KNOWN[id(implementation)] = task
-            return implementation
-
-        def checked(*args, **kwargs):
-            _check_caller(checked, task, inspect.currentframe())
-            return implementation(*args, **kwargs)
-
-        checked.__name__, checked.__qualname__, checked.__doc__ = (implementation.__name__, implementation.__qualname__,
-                                                                   implementation.__doc__)
-        _KNOWN[id(checked)] = task
+            return _mark_class(implementation, task)
+        checked = _checked_function(implementation, task, lambda: {id(checked)})
+        _KNOWN[id(checked)] = (checked, task)
         return checked
     return mark
 
@@ -96,6 +134,8 @@ def known_good(task):
 @contextlib.contextmanager
 def substituted(student, **replacements):
     """The student's module holds `replacements` within the block, and what it held before after it."""
+    if _WATCH["student_file"] is not None and _owner(sys._getframe(1)) == "student":
+        raise _borrowed("substitution")            # lending the grader's code to oneself
     saved = {name: student.__dict__.get(name, _ABSENT) for name in replacements}
     added = {id(value) for value in replacements.values()} - _ACTIVE
     try:
