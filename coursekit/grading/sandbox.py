@@ -1,6 +1,6 @@
 """Confinement of the processes that run student code.
 
-Workers are forked by a zygote (coursekit/worker/zygote.py) that bubblewrap (`bwrap`) starts
+Workers are forked by a zygote (coursekit/worker/zygote_server.py) that bubblewrap (`bwrap`) starts
 once per grading process. The zygote's sandbox has new PID, network (loopback only, empty), IPC
 and UTS namespaces, and shows:
     /sandbox         a size-capped tmpfs holding a read-only copy of the worker package
