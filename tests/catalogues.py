@@ -24,6 +24,8 @@ from coursekit import paths
 from coursekit.config import load_course
 from coursekit.stubs import make_stub
 
+from grader_runs import reference_source
+
 CATALOGUE_DIR = Path(__file__).parent / "mutants"
 KINDS = ("mutant", "correct", "lazy")
 
@@ -46,10 +48,6 @@ class Submission:
 
 def catalogue_paths():
     return sorted(CATALOGUE_DIR.glob("*.yml"))
-
-
-def reference_source(exercise_id):
-    return (paths.SOLUTIONS / exercise_id / f"{exercise_id}.py").read_text(encoding="utf-8")
 
 
 def stub_source(exercise_id):

@@ -1,16 +1,16 @@
 """What a grader module imports: markers, checks, failures and seeded inputs."""
 
 from coursekit.grading.checks import (
-                                      TOLERANCES,
-                                      Tolerance,
-                                      expect,
-                                      expect_close,
-                                      expect_equal,
-                                      expect_number,
-                                      expect_raised,
-                                      expect_tensor,
-                                      is_number,
-                                      shape_text,
+    TOLERANCES,
+    Tolerance,
+    expect,
+    expect_close,
+    expect_equal,
+    expect_number,
+    expect_raised,
+    expect_tensor,
+    is_number,
+    shape_text,
 )
 from coursekit.grading.failures import GradingFailure, Mismatch
 from coursekit.grading.inputs import per_channel_data, seeded_randn

@@ -27,6 +27,7 @@ class GradingSession:
         self.collected = False       # results are written only for a run whose graders were valid
         self.started = time.monotonic()
         self._zygote = None
+        self._located = {}           # exercise id -> locate_module_file's answer
 
     def zygote(self):
         """The zygote that forks this run's workers: the process's preloaded one, or one of its own."""
@@ -35,15 +36,21 @@ class GradingSession:
             self._zygote = preloaded(self.isolation) or ZygoteClient(self.isolation, scratch_bytes)
         return self._zygote
 
+    def located(self, exercise_id):
+        """(the submission's file for this exercise, None) or (None, why it cannot be graded), found once."""
+        if exercise_id not in self._located:
+            self._located[exercise_id] = locate_module_file(self.submission_root, self.course.exercise(exercise_id))
+        return self._located[exercise_id]
+
     def unavailable(self, exercise_id):
         """Why the submission's file for this exercise cannot be graded, or None."""
-        return locate_module_file(self.submission_root, self.course.exercise(exercise_id))[1]
+        return self.located(exercise_id)[1]
 
     def submitted_exercise(self, exercise_id, scenarios_file):
         """The SubmittedExercise of this submission for `exercise_id`, made on first use."""
         if exercise_id not in self.exercises:
             exercise_config = self.course.exercise(exercise_id)
-            module_file, problem = locate_module_file(self.submission_root, exercise_config)
+            module_file, problem = self.located(exercise_id)
             if module_file is None:
                 handle = SubmittedExercise(exercise_config, None, missing=problem)
             else:

@@ -64,9 +64,9 @@ def _borrowed(task):
     return RuntimeError(f"{description} is not yours to use: write {task} yourself")
 
 
-def _check(lent_ids, task, frame):
-    """Refuse a use that the student's code makes while none of `lent_ids` is lent."""
-    if _WATCH["student_file"] is not None and not (set(lent_ids) & _ACTIVE) and _owner(frame) == "student":
+def _refuse(task, lent, frame):
+    """Refuse a use that the student's code (traced back from `frame`) makes of something not lent to it."""
+    if _WATCH["student_file"] is not None and not lent and _owner(frame) == "student":
         raise _borrowed(task)
 
 
@@ -76,16 +76,6 @@ def report_borrowed_names(student):
         known = _KNOWN.get(id(value))
         if known is not None and known[0] is value and id(value) not in _ACTIVE:
             _borrowed(known[1])
-
-
-def _checked_function(implementation, task, lent_ids):
-    def checked(*args, **kwargs):
-        _check(lent_ids(), task, sys._getframe(1))
-        return implementation(*args, **kwargs)
-
-    checked.__name__, checked.__qualname__, checked.__doc__ = (implementation.__name__, implementation.__qualname__,
-                                                               implementation.__doc__)
-    return checked
 
 
 def _mark_class(implementation, task):
@@ -99,20 +89,16 @@ def _mark_class(implementation, task):
             continue
 
         def method(self, *args, __member=member, __name=name, **kwargs):
+            _refuse(task, lent(self), sys._getframe(1))
             if __name == "__init__":
-                made_by = _owner(sys._getframe(1))
-                if made_by == "student" and not lent(self) and _WATCH["student_file"] is not None:
-                    raise _borrowed(task)
-                _LENT_INSTANCES.add(self)
-            elif _WATCH["student_file"] is not None and not lent(self) and _owner(sys._getframe(1)) == "student":
-                raise _borrowed(task)
+                _LENT_INSTANCES.add(self)            # made by the grader, or lent: it serves anyone now
             return __member(self, *args, **kwargs)
 
         method.__name__, method.__qualname__, method.__doc__ = member.__name__, member.__qualname__, member.__doc__
         setattr(implementation, name, method)
 
     def __init_subclass__(subclass, **kwargs):       # a subclass made by the student's code is theirs
-        _check({id(subclass), id(implementation)}, task, sys._getframe(1))
+        _refuse(task, bool({id(subclass), id(implementation)} & _ACTIVE), sys._getframe(1))
         super(implementation, subclass).__init_subclass__(**kwargs)
 
     implementation.__init_subclass__ = classmethod(__init_subclass__)
@@ -125,7 +111,12 @@ def known_good(task):
     def mark(implementation):
         if inspect.isclass(implementation):
             return _mark_class(implementation, task)
-        checked = _checked_function(implementation, task, lambda: {id(checked)})
+        def checked(*args, **kwargs):
+            _refuse(task, id(checked) in _ACTIVE, sys._getframe(1))
+            return implementation(*args, **kwargs)
+
+        checked.__name__, checked.__qualname__, checked.__doc__ = (implementation.__name__,
+                                                                   implementation.__qualname__, implementation.__doc__)
         _KNOWN[id(checked)] = (checked, task)
         return checked
     return mark
@@ -134,8 +125,7 @@ def known_good(task):
 @contextlib.contextmanager
 def substituted(student, **replacements):
     """The student's module holds `replacements` within the block, and what it held before after it."""
-    if _WATCH["student_file"] is not None and _owner(sys._getframe(1)) == "student":
-        raise _borrowed("substitution")            # lending the grader's code to oneself
+    _refuse("substitution", False, sys._getframe(1))       # lending the grader's code to oneself
     saved = {name: student.__dict__.get(name, _ABSENT) for name in replacements}
     added = {id(value) for value in replacements.values()} - _ACTIVE
     try:
