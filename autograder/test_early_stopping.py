@@ -7,35 +7,60 @@ save_checkpoint writes is read with torch.load and compared with what it should 
 load_checkpoint reads files that a correct save_checkpoint wrote. `fit` runs with a correct
 EarlyStopping, save_checkpoint and load_checkpoint in place of the student's
 (autograder/scenarios/early_stopping.py), so that only fit's own code decides its tests. It trains
-the grader's probe, which records its training batches and its weights at every validation: here,
-in the trusted process, torch.optim.Adam replays those batches and PyTorch computes every epoch's
-training and validation loss, and the stop, the best epoch and the final weights are checked
-against them. A resumed run is checked bitwise against the uninterrupted one.
-tests/test_early_stopping_effect.py checks that the reference shows what these tests need on the
-grader's seeds and on many others.
+the grader's probe, which records its training batches and its weights at every validation; the
+training oracle (autograder/early_stopping_oracle.py, in this trusted process) replays those
+batches with torch.optim.Adam and computes every epoch's validation loss, and the stop, the best
+epoch and the final weights are checked against it. A resumed run is checked bitwise against the
+uninterrupted one.
+
+Each graded fit runs once per submission, for all the tests that read it: the fixtures
+`early_stop_run`, `max_epochs_run` and `seeding_runs` ask `graded_runs` (a GradedRuns, one per
+module) for it, which runs it for the first test that asks and hands every later test the same
+run, or raises the same failure again at once: a fit that failed is never trained twice.
 
 Chance and rounding. Nothing is drawn at random here; what a correct submission may do its own
 way is the order of its shuffles and the rounding of its losses. Shuffles: every check that two
 orders differ would fail a correct submission only if two independent random permutations of the
 200 training samples coincided, probability 1 / 200! < 1e-374 per pair (at most 30 pairs in a test).
 The stop is checked against what the early stopping itself said on the losses the submission fed
-it, so a batch order that stops later (or never, within max_epochs) is no failure. Rounding: a
-correct validation loss differs from PyTorch's by float32 rounding of a mean over 300 samples,
-about 1e-7 relative; every comparison of losses allows 1e-5 relative (the training loss 1e-4,
-after dozens of replayed steps), and a "lowest" epoch counts every epoch within 1e-6 relative of
-the minimum. In the stopper's metric sequences every metric is at least 0.01 away from
-best - min_delta (best + min_delta in mode "max"), or equal to the best with min_delta 0 (a tie,
-which float arithmetic decides exactly), so no comparison rests on float rounding.
+it, so a batch order that stops later (or never, within max_epochs) is no failure. Rounding: every
+loss is compared with the oracle's within 1e-5 relative (the training loss 1e-4), about a hundred
+times what float32 rounding can make a correct submission differ by, and a "lowest" epoch counts
+every epoch within 1e-6 of the minimum (early_stopping_oracle's docstring gives the argument). In
+the stopper's metric sequences every metric is at least 0.01 away from best - min_delta (best +
+min_delta in mode "max"), or equal to the best with min_delta 0 (a tie, which float arithmetic
+decides exactly), so no comparison rests on float rounding.
 """
 
 import math
-import weakref
+from dataclasses import dataclass
+from functools import cached_property
 
+import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from coursekit.datasets import noisy_digits
+# The oracle sits beside this file: `pytest autograder` puts this folder on sys.path (pytest's
+# "prepend" import mode, for a folder without __init__.py), as tests/references.py does.
+from early_stopping_oracle import (
+    CALLER_RNG_SEED,
+    EARLY_STOP,
+    EARLY_STOP_SEED,
+    INTERRUPT_AFTER_EPOCHS,
+    MAX_EPOCHS,
+    MAX_EPOCHS_SEED,
+    RESUME_RNG_SEED,
+    RESUME_STATE_OFFSET,
+    SEEDING,
+    batches_per_epoch,
+    close_to_replayed_loss,
+    close_to_validation_loss,
+    fit_setup,
+    lowest_epochs,
+    probe_state,
+    replay,
+    validation_loss,
+)
+
 from coursekit.grading.api import (
     GradingFailure,
     exercise,
@@ -44,7 +69,6 @@ from coursekit.grading.api import (
     expect_equal,
     expect_number,
     is_number,
-    one_thread,
     points,
 )
 
@@ -433,19 +457,32 @@ SAVE_HINT = ("write to a temporary file in the same folder, then os.replace it o
              "write then never touches the previous file")
 
 
-@points(3, task="save_checkpoint")
+@points(2, task="save_checkpoint")
 def test_a_write_that_fails_half_way_leaves_the_previous_checkpoint(student):
-    """When torch.save fails half way through a write, the file saved before is still there, byte for byte, and
-    the error propagates."""
+    """When torch.save fails half way through a write, the file saved before is still there, byte for byte."""
     got = student.run("interrupted_save")
     expect(got.first is not None, "save_checkpoint wrote no file at path", hint="write the checkpoint with torch.save")
     expect(got.after is not None, "after the failed write there is no file at path any more", hint=SAVE_HINT)
     expect(got.after == got.first, "after the failed write the file at path is no longer the checkpoint saved "
            "before it", hint=SAVE_HINT)
+
+
+@points(1, task="save_checkpoint")
+def test_a_write_that_fails_raises_torch_saves_error(student):
+    """When torch.save fails half way through a write, its error comes out of save_checkpoint as it was, and the
+    file saved before is still there.
+
+    The error pays only together with the previous file left intact: a plain torch.save(checkpoint, path)
+    lets the error through too.
+    """
+    got = student.run("interrupted_save")
     expect(got.failure is not None, "save_checkpoint did not fail although torch.save did",
            hint="call torch.save (as torch.save) and let its errors propagate")
     expect(got.failure.type == "_SimulatedCrash", f"torch.save's error came out of save_checkpoint as "
            f"{describe(got.failure)}", hint="let the error propagate as it is: remove the temporary file, then raise")
+    expect(got.first is not None and got.after == got.first, "torch.save's error came out, but the failed write "
+           "did not leave the checkpoint saved before it in place",
+           hint="this point is for raising the error while keeping the previous file: " + SAVE_HINT)
 
 
 @points(1, task="save_checkpoint")
@@ -469,19 +506,27 @@ def test_the_temporary_file_is_written_beside_the_checkpoint_and_never_left_behi
 
 # --- load_checkpoint ----------------------------------------------------------------------------
 
-@points(2, task="load_checkpoint")
-def test_load_restores_the_models_weights_and_the_optimizers_state(student):
-    """Loading a checkpoint into a fresh model and Adam restores the weights, Adam's state and its settings."""
+@points(1, task="load_checkpoint")
+def test_load_restores_the_models_weights(student):
+    """Loading a checkpoint into a fresh model gives it the saved weights, in place."""
     got = student.run("load_model_and_optimizer")
     for name, value in got.saved.items():
         expect_equal(got.loaded[name], value, f"{name} after load_checkpoint, against the saved model's",
-                     hint='restore checkpoint["model"] with model.load_state_dict')
+                     hint='restore checkpoint["model"] with model.load_state_dict(...): the model given is '
+                          "changed in place (model.state_dict() is a new dict, so updating it changes nothing)")
+
+
+@points(1, task="load_checkpoint")
+def test_load_restores_the_optimizers_state(student):
+    """Loading a checkpoint into a fresh Adam restores its settings and running averages: the next step is the
+    same as the saved optimizer's."""
+    got = student.run("load_model_and_optimizer")
     expect(math.isclose(got.fresh_lr, 0.01), "the fresh optimizer kept its own learning rate instead of the saved one",
            hint='restore checkpoint["optimizer"] with optimizer.load_state_dict when an optimizer is given')
     for name, value in got.stepped.items():
         expect_equal(got.fresh_stepped[name], value, f"{name} after one more Adam step on both models",
                      hint="Adam's running averages live in optimizer.state_dict(): restore it with "
-                          "optimizer.load_state_dict, or the next step differs")
+                          "optimizer.load_state_dict, or the next step differs (and restore the model too)")
 
 
 LOAD_EXTRAS = {"history": [0.9, 0.7, 0.65], "note": "resume me",
@@ -572,172 +617,141 @@ def test_a_checkpoint_that_would_run_code_is_refused_without_running_it(student)
 
 # --- fit ---------------------------------------------------------------------------------------
 
-# Noisy digits (20% wrong training labels), an MLP 64-32-10 and Adam at a high rate: the validation
-# loss falls for a few epochs and then rises as the network learns the wrong labels.
-# tests/test_early_stopping_effect.py checks the reference on these seeds, and on 40 other batch
-# orders and data sets, that the early stop comes well before max_epochs.
-EARLY_STOP_SEED = 0            # patience 3: stops well before max_epochs
-MAX_EPOCHS_SEED = 3            # patience above max_epochs, with dropout: runs to max_epochs, best before it
-FIT_OPTIONS = {"lr": 0.05, "batch_size": 40}
-EARLY_STOP = {"p": 0.0, "max_epochs": 30, "patience": 3, "batch_size": 48}   # 200 = 4 * 48 + 8: a short last batch
-MAX_EPOCHS = {"p": 0.1, "max_epochs": 12, "patience": 50}
-SEEDING = {**MAX_EPOCHS, "max_epochs": 2}
-INTERRUPT_AFTER_EPOCHS = 10    # the copy of the checkpoints is taken as epoch 11 starts
-VALIDATION_SIZE = 300
-CALLER_RNG_SEED = 777          # torch's global RNG before fit is called: fit seeds it itself
-
 FIT_NOTE = ("(fit is graded with a correct EarlyStopping, save_checkpoint and load_checkpoint put in place of "
             "yours, so only fit's own code decides this test)")
+RESULT_KEYS = ("train_loss", "val_loss", "best_epoch", "stopped_epoch", "best_val_loss")
 
 
-def probe_state(seed):
-    """Initial weights for the probe, drawn like nn.Linear's (uniform, bound 1 / sqrt(fan_in))."""
-    generator = torch.Generator().manual_seed(seed)
+@dataclass
+class FitRun:
+    """One graded fit of the submission: its set-up (early_stopping_oracle.fit_setup), what the scenario
+    `fit_run` recorded of it (`got`: result, final, epochs, snapshots, train_modes, val_modes, val_grad, fed,
+    stopper, best, last and, for an interrupted run, resumed), and the oracle's validation loss of the
+    weights of each epoch it ran (`losses`)."""
 
-    def uniform(*shape, fan_in):
-        return (torch.rand(*shape, generator=generator) * 2 - 1) / math.sqrt(fan_in)
+    setup: dict
+    got: dict
+    losses: list
 
-    return {"hidden.weight": uniform(32, 64, fan_in=64), "hidden.bias": uniform(32, fan_in=64),
-            "out.weight": uniform(10, 32, fan_in=32), "out.bias": uniform(10, fan_in=32)}
-
-
-def indexed(X, first):
-    """X with a column 0 holding each row's index: first, first + 1, ... (or -1, -2, ... when first < 0)."""
-    step = 1 if first >= 0 else -1
-    ids = torch.arange(first, first + step * len(X), step, dtype=torch.float32)
-    return torch.cat([ids[:, None], X], dim=1)
-
-
-def fit_setup(seed, run):
-    """The set-up of one graded run: data, initial weights and options, as the scenario takes them."""
-    (X, y), (X_val, y_val) = noisy_digits(seed, val_size=VALIDATION_SIZE)
-    return {"state": probe_state(seed), "train": (indexed(X, 0), y), "val": (indexed(X_val, -1), y_val),
-            "seed": seed, **FIT_OPTIONS, **run}
+    @cached_property
+    def replayed(self):
+        """The oracle's replay of the recorded batches: the weights after each epoch, the training losses."""
+        return replay(self.setup, self.got.epochs)
 
 
-class Net(nn.Module):
-    """The probe's network, in the trusted process (dropout left out: it is the identity in eval mode)."""
-
-    def __init__(self, state):
-        super().__init__()
-        self.hidden, self.out = nn.Linear(64, 32), nn.Linear(32, 10)
-        self.load_state_dict(state)
-
-    def forward(self, x):
-        return self.out(torch.relu(self.hidden(x[:, 1:])))
-
-
-def validation_loss(state, val):
-    with one_thread(), torch.no_grad():
-        return F.cross_entropy(Net(dict(state))(val[0]), val[1]).item()
-
-
-_RUNS = weakref.WeakKeyDictionary()      # each graded fit runs once per student; its tests share it
-
-
-def graded_run(student, name):
-    """The cached run `name` ("early stop" or "max epochs") of this student, checked for its form.
-
-    A run that failed is cached too, so that every test that needs it fails at once.
-    """
-    runs = _RUNS.setdefault(student, {})
-    if name not in runs:
-        try:
-            runs[name] = _run(student, name)
-        except GradingFailure as failure:
-            runs[name] = failure
-    if isinstance(runs[name], GradingFailure):
-        raise runs[name]
-    return runs[name]
-
-
-def _run(student, name):
-    if name == "early stop":
-        setup = fit_setup(EARLY_STOP_SEED, EARLY_STOP)
-        got = student.run("fit_run", setup, caller_rng_seed=CALLER_RNG_SEED)
-    else:
-        setup = fit_setup(MAX_EPOCHS_SEED, MAX_EPOCHS)
-        got = student.run("fit_run", setup, INTERRUPT_AFTER_EPOCHS * batches_per_epoch(setup),
-                          probe_state(MAX_EPOCHS_SEED + 100), 12345, caller_rng_seed=CALLER_RNG_SEED)
+def checked_fit(setup, got):
+    """A FitRun of what `fit_run` returned, once the run has the form that every test of it reads."""
     result = got.result
     expect(is_plain_dict(result), "fit should return a dict",
            hint='return {"train_loss": [...], "val_loss": [...], "best_epoch": ..., "stopped_epoch": ..., '
                 '"best_val_loss": ...}')
-    for key in ("train_loss", "val_loss", "best_epoch", "stopped_epoch", "best_val_loss"):
+    for key in RESULT_KEYS:
         expect(key in result, f"fit's result has no '{key}'")
     expect(len(got.snapshots) >= 1 and len(got.epochs) >= 1, "fit did not train and validate the model",
            hint="every epoch trains on mini-batches of the training set, then measures the validation set")
-    losses = [validation_loss(state, setup["val"]) for state in got.snapshots]
-    return {"setup": setup, "got": got, "losses": losses}
+    return FitRun(setup, got, [validation_loss(state, setup["val"]) for state in got.snapshots])
 
 
-def batches_per_epoch(setup):
-    return math.ceil(len(setup["train"][1]) / setup["batch_size"])
+def early_stop_fit(student):
+    """The "early stop" run: no dropout, patience 3, max_epochs 30, batches of 48 (the last one of 8)."""
+    setup = fit_setup(EARLY_STOP_SEED, EARLY_STOP)
+    return checked_fit(setup, student.run("fit_run", setup, caller_rng_seed=CALLER_RNG_SEED))
 
 
-def lowest_epochs(losses):
-    """The epochs (from 1) whose validation loss is the lowest (within rounding: a near tie counts)."""
-    lowest = min(losses)
-    return [epoch for epoch, loss in enumerate(losses, start=1) if loss <= lowest + 1e-6 * max(1.0, abs(lowest))]
+def max_epochs_fit(student):
+    """The "max epochs" run: dropout 0.1, patience above max_epochs 12; a copy of its checkpoints is taken as
+    epoch 11 starts, and a new process resumes from it (got.resumed)."""
+    setup = fit_setup(MAX_EPOCHS_SEED, MAX_EPOCHS)
+    got = student.run("fit_run", setup, INTERRUPT_AFTER_EPOCHS * batches_per_epoch(setup),
+                      probe_state(MAX_EPOCHS_SEED + RESUME_STATE_OFFSET), RESUME_RNG_SEED,
+                      caller_rng_seed=CALLER_RNG_SEED)
+    return checked_fit(setup, got)
 
 
-def replay(run):
-    """The run's recorded batches replayed with torch.optim.Adam on the grader's network (no dropout:
-    the early-stop run has p = 0): the weights after each epoch, and each epoch's mean batch loss
-    per sample, weighted by batch size."""
-    if "replay" not in run:
-        X, y = run["setup"]["train"]
-        states, train_losses = [], []
-        with one_thread():
-            net = Net(run["setup"]["state"])
-            optimizer = torch.optim.Adam(net.parameters(), lr=run["setup"]["lr"])
-            for batches in run["got"].epochs:
-                total = 0.0
-                for batch in batches:
-                    batch = torch.tensor(batch)
-                    loss = F.cross_entropy(net(X[batch]), y[batch])
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.item() * len(batch)
-                states.append({name: value.clone() for name, value in net.state_dict().items()})
-                train_losses.append(total / len(y))
-        run["replay"] = {"states": states, "train_losses": train_losses}
-    return run["replay"]
+def seeding_fits(student):
+    """Three fresh 2-epoch fits: [the set-up, torch's RNG seeded with 11], [the same, 22], [another seed, 11]."""
+    setup = fit_setup(MAX_EPOCHS_SEED, SEEDING)
+    return student.run("fit_seeding", [[setup, 11], [setup, 22], [{**setup, "seed": setup["seed"] + 1}, 11]])
+
+
+class GradedRuns:
+    """The graded fits of a submission, each run once: a fit trains for seconds, and many tests read it.
+
+    get(student, run) calls run(student) for the first test that asks, and hands every later test
+    the same answer; a run that failed raises the same GradingFailure again at once, so that each
+    test that needs it fails quickly instead of training again.
+    """
+
+    def __init__(self):
+        self._answers = {}       # (student, run) -> what run(student) returned, or the GradingFailure it raised
+
+    def get(self, student, run):
+        key = (student, run)
+        if key not in self._answers:
+            try:
+                self._answers[key] = run(student)
+            except GradingFailure as failure:
+                self._answers[key] = failure
+        if isinstance(self._answers[key], GradingFailure):
+            raise self._answers[key]
+        return self._answers[key]
+
+
+@pytest.fixture(scope="module")
+def graded_runs():
+    """This module's GradedRuns: every graded fit of the submission, run once for all its tests."""
+    return GradedRuns()
+
+
+@pytest.fixture
+def early_stop_run(student, graded_runs):
+    """The FitRun "early stop" (early_stop_fit): it should stop well before max_epochs."""
+    return graded_runs.get(student, early_stop_fit)
+
+
+@pytest.fixture
+def max_epochs_run(student, graded_runs):
+    """The FitRun "max epochs" (max_epochs_fit): it runs to max_epochs, interrupted and resumed on the way."""
+    return graded_runs.get(student, max_epochs_fit)
+
+
+@pytest.fixture
+def seeding_runs(student, graded_runs):
+    """The three records of seeding_fits: result, final weights and the first epoch's sample order."""
+    return graded_runs.get(student, seeding_fits)
 
 
 @points(1, task="fit")
-def test_fit_returns_its_history(student):
-    """fit returns train_loss and val_loss (one float per epoch run), best_epoch, stopped_epoch and best_val_loss."""
-    result = graded_run(student, "early stop")["got"].result
-    expect(is_number(result["stopped_epoch"]) and isinstance(result["stopped_epoch"], int),
-           "result['stopped_epoch'] should be an int", hint="the number of the last epoch run, counted from 1")
-    expect(isinstance(result["best_epoch"], int) and not isinstance(result["best_epoch"], bool),
-           "result['best_epoch'] should be an int", hint="the early stopping's best_epoch")
-    expect_number(result["best_val_loss"], "result['best_val_loss']")
+def test_train_loss_and_val_loss_hold_one_float_per_epoch(early_stop_run):
+    """result["train_loss"] and result["val_loss"] are lists that hold one float per epoch run."""
+    result, ran = early_stop_run.got.result, len(early_stop_run.got.epochs)
     for key in ("train_loss", "val_loss"):
         values = result[key]
-        expect(isinstance(values, list) and len(values) == result["stopped_epoch"],
-               f"result['{key}'] should be a list with one value per epoch run ({result['stopped_epoch']})",
+        expect(isinstance(values, list) and len(values) == ran,
+               f"result['{key}'] should be a list with one value per epoch run ({ran})",
                hint="append one value per epoch")
         for value in values:
             expect_number(value, f"an entry of result['{key}']")
-    expect(all(a > 0 for a in result["train_loss"]), "a training loss is not positive",
-           hint="train_loss is the epoch's mean cross-entropy per sample")
 
 
-@points(3, task="fit")
-def test_each_epoch_is_one_pass_of_adam_steps_over_shuffled_batches(student):
-    """Each epoch trains in training mode on a new shuffle, one optimizer step per batch on the mean cross-entropy."""
-    run = graded_run(student, "early stop")
-    got, setup = run["got"], run["setup"]
-    size, count = setup["batch_size"], len(setup["train"][1])
-    expect(got.train_modes == [True], "some training batches ran with the model in eval mode",
+@points(1, task="fit")
+def test_every_epoch_trains_in_training_mode(early_stop_run):
+    """Every training batch goes through the model in training mode, in every epoch."""
+    expect(early_stop_run.got.train_modes == [True], "some training batches ran with the model in eval mode",
            hint="call model.train() at the start of every epoch: validation switched the model to eval mode")
+
+
+@points(1, task="fit")
+def test_each_epoch_is_one_pass_over_a_new_shuffle_in_batches_of_batch_size(early_stop_run):
+    """Each epoch goes once through a new random permutation of the training set, in consecutive batches of
+    batch_size (the last one smaller)."""
+    setup, epochs = early_stop_run.setup, early_stop_run.got.epochs
+    size, count = setup["batch_size"], len(setup["train"][1])
+    sizes = [size] * (count // size) + ([count % size] if count % size else [])
     orders = []
-    for epoch, batches in enumerate(got.epochs, start=1):
-        expect([len(batch) for batch in batches] == [size] * (count // size) + ([count % size] if count % size else []),
-               f"the batches of epoch {epoch} are not of size batch_size", hint="slice one permutation into batches")
+    for epoch, batches in enumerate(epochs, start=1):
+        expect([len(batch) for batch in batches] == sizes, f"the batches of epoch {epoch} are not of size batch_size",
+               hint="slice one permutation into consecutive batches of batch_size; only the last may be smaller")
         orders.append([index for batch in batches for index in batch])
         expect(sorted(orders[-1]) == list(range(count)), f"epoch {epoch} did not train on every sample exactly once",
                hint="go through one permutation of all the indices per epoch, in consecutive slices")
@@ -746,9 +760,16 @@ def test_each_epoch_is_one_pass_of_adam_steps_over_shuffled_batches(student):
            hint="shuffle: a new random permutation every epoch")
     expect(all(a != b for a, b in zip(orders, orders[1:])), "two consecutive epochs used the same order",
            hint="draw a new permutation at the start of every epoch")
+
+
+@points(1, task="fit")
+def test_each_batch_is_one_adam_step_on_its_mean_cross_entropy(early_stop_run):
+    """After each epoch the weights are those that torch.optim.Adam reaches on the same batches: one step per
+    batch on the batch's mean cross-entropy."""
+    got = early_stop_run.got
     expect(len(got.snapshots) == len(got.epochs), "the model was not validated once after every epoch's training",
            hint="validate after the training of each epoch, before the next one starts")
-    for epoch, (state, snapshot) in enumerate(zip(replay(run)["states"], got.snapshots), start=1):
+    for epoch, (state, snapshot) in enumerate(zip(early_stop_run.replayed.states, got.snapshots), start=1):
         for name, value in state.items():
             expect_close(snapshot[name], value, f"{name} after epoch {epoch}, against the same batches replayed "
                          "with torch.optim.Adam",
@@ -757,10 +778,9 @@ def test_each_epoch_is_one_pass_of_adam_steps_over_shuffled_batches(student):
 
 
 @points(1, task="fit")
-def test_train_loss_is_each_epochs_mean_loss_per_sample(student):
+def test_train_loss_is_each_epochs_mean_loss_per_sample(early_stop_run):
     """train_loss holds each epoch's batch losses, as they came, averaged with the batch sizes as weights."""
-    run = graded_run(student, "early stop")
-    reported, want = run["got"].result["train_loss"], replay(run)["train_losses"]
+    reported, want = early_stop_run.got.result["train_loss"], early_stop_run.replayed.train_losses
     hint = ("add loss.item() * len(batch) for every batch as it is trained and divide by the number of samples: the "
             "last batch is smaller, so a plain mean of the batch losses is off; no extra pass over the training set "
             "(if the test of the optimizer steps fails too, fix that first)")
@@ -768,113 +788,144 @@ def test_train_loss_is_each_epochs_mean_loss_per_sample(student):
            f"train_loss has {len(reported) if isinstance(reported, list) else 'no'} entries for {len(want)} epochs",
            hint="append one training loss per epoch")
     for epoch, (value, loss) in enumerate(zip(reported, want), start=1):
-        expect(is_number(value) and math.isclose(value, loss, rel_tol=1e-4, abs_tol=1e-6),
+        expect(close_to_replayed_loss(value, loss),
                f"train_loss of epoch {epoch} is not the epoch's mean batch loss per sample (off by "
                f"{abs(value - loss) if is_number(value) else 'a non-number'})", hint=hint)
 
 
-@points(3, task="fit")
-def test_validation_loss_is_measured_in_eval_mode_every_epoch(student):
-    """val_loss holds each epoch's mean cross-entropy on the whole validation set, measured in eval mode under
-    torch.no_grad()."""
-    for name in ("early stop", "max epochs"):
-        run = graded_run(student, name)
-        got = run["got"]
-        expect(got.val_modes == [False], "the validation set went through the model in training mode",
+@points(1, task="fit")
+def test_validation_runs_in_eval_mode(early_stop_run, max_epochs_run):
+    """The validation set goes through the model in eval mode, with dropout off, in every epoch."""
+    for run in (early_stop_run, max_epochs_run):
+        expect(run.got.val_modes == [False], "the validation set went through the model in training mode",
                hint="model.eval() before validating: in training mode dropout is on, and each call gives another loss")
-        expect(got.val_grad == [False], "the validation set went through the model with gradients enabled",
+
+
+@points(1, task="fit")
+def test_validation_runs_without_gradients(early_stop_run, max_epochs_run):
+    """The validation set goes through the model under torch.no_grad(), in every epoch."""
+    for run in (early_stop_run, max_epochs_run):
+        expect(run.got.val_grad == [False], "the validation set went through the model with gradients enabled",
                hint="validate under torch.no_grad(): nothing is trained on it, and the graph would only cost memory")
-        reported = got.result["val_loss"]
-        expect(isinstance(reported, list) and len(reported) == len(run["losses"]),
+
+
+@points(1, task="fit")
+def test_val_loss_is_the_mean_cross_entropy_on_the_whole_validation_set(early_stop_run, max_epochs_run):
+    """val_loss holds, for each epoch, the mean cross-entropy of the model on the whole validation set."""
+    for run in (early_stop_run, max_epochs_run):
+        reported = run.got.result["val_loss"]
+        expect(isinstance(reported, list) and len(reported) == len(run.losses),
                f"val_loss has {len(reported) if isinstance(reported, list) else 'no'} entries for "
-               f"{len(run['losses'])} validations", hint="append one validation loss per epoch")
-        for epoch, (value, want) in enumerate(zip(reported, run["losses"]), start=1):
-            expect(is_number(value) and math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6),
+               f"{len(run.losses)} validations", hint="append one validation loss per epoch")
+        for epoch, (value, want) in enumerate(zip(reported, run.losses), start=1):
+            expect(close_to_validation_loss(value, want),
                    f"val_loss of epoch {epoch} is not the model's validation loss at that epoch (off by "
                    f"{abs(value - want) if is_number(value) else 'a non-number'})",
-                   hint="in eval mode and under torch.no_grad(): the mean F.cross_entropy over the whole "
-                        "validation set, as a float")
+                   hint="in eval mode and under torch.no_grad(): F.cross_entropy of the whole validation set in "
+                        "one call (the mean over all its samples), as a float")
 
 
-@points(2, task="fit")
-def test_stops_in_the_epoch_the_early_stopping_says_stop(student):
-    """fit feeds the early stopping each epoch's validation loss once, and stops in the epoch it says stop."""
-    run = graded_run(student, "early stop")
-    got, losses, max_epochs = run["got"], run["losses"], run["setup"]["max_epochs"]
-    ran = len(losses)
-    expect(len(got.fed) == ran, f"fit called the early stopping {len(got.fed)} times in {ran} epochs",
+@points(1, task="fit")
+def test_the_early_stopping_is_fed_each_epochs_validation_loss(early_stop_run):
+    """fit calls the early stopping once per epoch, with that epoch's validation loss."""
+    got, losses = early_stop_run.got, early_stop_run.losses
+    expect(len(got.fed) == len(losses), f"fit called the early stopping {len(got.fed)} times in {len(losses)} epochs",
            hint="call early_stopping(val_loss) once per epoch, after validating " + FIT_NOTE)
     for epoch, (fed, want) in enumerate(zip(got.fed, losses), start=1):
-        expect(math.isclose(fed["metric"], want, rel_tol=1e-5, abs_tol=1e-6),
+        expect(close_to_validation_loss(fed["metric"], want),
                f"in epoch {epoch} the early stopping was fed something other than that epoch's validation loss",
                hint="feed it val_loss, measured after the epoch's training")
+
+
+@points(1, task="fit")
+def test_stops_in_the_epoch_the_early_stopping_says_stop(early_stop_run):
+    """fit trains until the early stopping says stop, and not one epoch more, or until max_epochs."""
+    got, ran, max_epochs = early_stop_run.got, len(early_stop_run.losses), early_stop_run.setup["max_epochs"]
     said = [epoch for epoch, fed in enumerate(got.fed, start=1) if fed["said_stop"]]
     expect(not said or ran <= said[0], f"the early stopping said stop at epoch {said[0] if said else 0}, but fit went "
            f"on to epoch {ran}", hint="leave the loop in the epoch the early stopping returns True " + FIT_NOTE)
     expect(ran == (said[0] if said else max_epochs), f"fit stopped after epoch {ran}, before the early stopping said "
            "stop and before max_epochs", hint="run until the early stopping says stop or max_epochs is reached")
-    result = got.result
-    expect(result["stopped_epoch"] == ran, f"fit trained {ran} epochs but reports stopped_epoch "
-           f"{result['stopped_epoch']}", hint="stopped_epoch is the number of the last epoch run")
-    expect(result["best_epoch"] == got.stopper["best_epoch"], f"best_epoch is {result['best_epoch']}, not the early "
-           f"stopping's best_epoch, {got.stopper['best_epoch']}", hint="return early_stopping.best_epoch")
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@points(1, task="fit")
+def test_result_reports_the_last_epoch_and_the_early_stoppings_best(early_stop_run):
+    """stopped_epoch is the number of the last epoch run; best_epoch and best_val_loss are the early stopping's."""
+    got, ran = early_stop_run.got, len(early_stop_run.losses)
+    result, stopper = got.result, got.stopper
+    expect(is_int(result["stopped_epoch"]) and result["stopped_epoch"] == ran,
+           f"fit trained {ran} epochs but reports stopped_epoch {result['stopped_epoch']!r}",
+           hint="stopped_epoch is the number of the last epoch run, an int counted from 1")
+    expect(is_int(result["best_epoch"]) and result["best_epoch"] == stopper["best_epoch"],
+           f"best_epoch is {result['best_epoch']!r}, not the early stopping's best_epoch, {stopper['best_epoch']}",
+           hint="return early_stopping.best_epoch: the stopper counts the epochs from 1")
+    reported = expect_number(result["best_val_loss"], "result['best_val_loss']")
+    expect(same_value(reported, stopper["best"]), f"best_val_loss is {reported:.6g}, not the early stopping's best, "
+           f"{stopper['best']}", hint="return early_stopping.best")
 
 
 def expect_best_weights(run, when):
-    got, losses = run["got"], run["losses"]
+    """The model's final weights are exactly those of an epoch with the lowest validation loss."""
+    got, losses = run.got, run.losses
     best = lowest_epochs(losses)
     hint = ("put the best epoch's weights back when the loop ends (load best.pt); a copy kept in memory must be "
             "a real copy (clone the tensors): model.state_dict() holds the live weights; and the early stopping "
             "must be fed each epoch's validation loss, so that its best is the lowest")
-    final = validation_loss(got.final, run["setup"]["val"])
-    expect(math.isclose(final, min(losses), rel_tol=1e-5, abs_tol=1e-6),
+    final = validation_loss(got.final, run.setup["val"])
+    expect(close_to_validation_loss(final, min(losses)),
            f"{when}, the model's validation loss is {final:.4f}; the lowest over the epochs run was "
            f"{min(losses):.4f} (epoch {best[0]})", hint=hint)
     expect(any(all(torch.equal(got.final[name], got.snapshots[epoch - 1][name]) for name in got.final)
                for epoch in best), f"{when}, the model's weights are not exactly those of epoch {best[0]}", hint=hint)
-    reported = expect_number(got.result["best_val_loss"], "result['best_val_loss']")
-    expect(math.isclose(reported, min(losses), rel_tol=1e-5, abs_tol=1e-6),
-           f"best_val_loss is {reported:.4f}, not the lowest validation loss, {min(losses):.4f}",
-           hint="return the early stopping's best")
-
-
-@points(3, task="fit")
-def test_model_ends_with_the_best_epochs_weights(student):
-    """When fit returns, the model holds the weights of the epoch with the lowest validation loss, and
-    best_val_loss is that loss."""
-    run = graded_run(student, "early stop")
-    expect_best_weights(run, "when fit returns")
 
 
 @points(2, task="fit")
-def test_best_pt_holds_the_best_epoch_and_last_pt_the_last(student):
-    """fit creates checkpoint_dir; best.pt holds the best epoch and its weights, last.pt the last epoch and its
-    weights."""
-    run = graded_run(student, "early stop")
-    got = run["got"]
-    best = lowest_epochs(run["losses"])
-    for name, file, epochs in (("best", "best.pt", best), ("last", "last.pt", [len(run["losses"])])):
-        read = got[name]
-        expect(read.error is None, f"{file} could not be read back: {describe(read.error)}",
-               hint="fit creates checkpoint_dir if it is missing, writes checkpoint_dir/last.pt with save_checkpoint "
-                    "every epoch and checkpoint_dir/best.pt on every improvement; extras are tensors and plain values")
-        expect(read.epoch in epochs, f"{file} holds epoch {read.epoch}, not epoch {epochs[0]}",
-               hint="write best.pt only in an epoch that improved on the best; it must not be overwritten by later "
-                    "epochs" if name == "best" else "write last.pt at the end of every epoch")
-        expect(all(torch.equal(read.state_dict[key], got.snapshots[read.epoch - 1][key]) for key in read.state_dict),
-               f"the weights in {file} are not those the model had after epoch {read.epoch}",
-               hint="save the model's state at the end of the epoch, after its training")
+def test_model_ends_with_the_best_epochs_weights(early_stop_run):
+    """When fit returns after an early stop, the model holds the weights of the epoch with the lowest validation
+    loss."""
+    expect_best_weights(early_stop_run, "when fit returns")
 
 
 @points(2, task="fit")
-def test_best_weights_are_restored_when_max_epochs_is_reached(student):
+def test_best_weights_are_restored_when_max_epochs_is_reached(max_epochs_run):
     """When max_epochs comes before the early stop, the model still ends with the best epoch's weights."""
-    run = graded_run(student, "max epochs")
-    max_epochs = run["setup"]["max_epochs"]
-    expect(run["got"].result["stopped_epoch"] == max_epochs == len(run["losses"]),
-           f"with patience above max_epochs, fit should run all {max_epochs} epochs",
-           hint="the loop runs until the early stopping says stop or max_epochs is reached, whichever comes first")
-    expect_best_weights(run, "at max_epochs")
+    max_epochs = max_epochs_run.setup["max_epochs"]
+    expect(len(max_epochs_run.losses) == max_epochs, f"with patience above max_epochs, fit should run all "
+           f"{max_epochs} epochs", hint="the loop runs until the early stopping says stop or max_epochs is reached, "
+                                        "whichever comes first")
+    expect_best_weights(max_epochs_run, "at max_epochs")
+
+
+def expect_checkpoint(run, name, epochs, hint):
+    """checkpoint_dir/<name>.pt holds one of `epochs` and the weights the model had after it."""
+    read, file = run.got[name], f"{name}.pt"
+    expect(read.error is None, f"{file} could not be read back: {describe(read.error)}",
+           hint="fit creates checkpoint_dir if it is missing, writes checkpoint_dir/last.pt with save_checkpoint "
+                "every epoch and checkpoint_dir/best.pt on every improvement; extras are tensors and plain values")
+    expect(read.epoch in epochs, f"{file} holds epoch {read.epoch}, not epoch {epochs[0]}", hint=hint)
+    expect(all(torch.equal(read.state_dict[key], run.got.snapshots[read.epoch - 1][key]) for key in read.state_dict),
+           f"the weights in {file} are not those the model had after epoch {read.epoch}",
+           hint="save the model's state at the end of the epoch, after its training and validation")
+
+
+@points(1, task="fit")
+def test_best_pt_holds_the_best_epoch_and_its_weights(early_stop_run):
+    """When fit returns, checkpoint_dir/best.pt holds the epoch with the lowest validation loss and its weights."""
+    expect_checkpoint(early_stop_run, "best", lowest_epochs(early_stop_run.losses),
+                      hint="write best.pt only in an epoch that improved on the best; it must not be overwritten by "
+                           "later epochs")
+
+
+@points(1, task="fit")
+def test_last_pt_holds_the_last_epoch_and_its_weights(early_stop_run):
+    """When fit returns, checkpoint_dir/last.pt holds the last epoch run and the weights it ended with."""
+    expect_checkpoint(early_stop_run, "last", [len(early_stop_run.losses)],
+                      hint="write last.pt at the end of every epoch, with the weights of that epoch (before the best "
+                           "ones are put back)")
 
 
 RESUME_HINT = ("with resume=True, load last.pt with load_checkpoint(path, model=..., optimizer=..., "
@@ -883,23 +934,12 @@ RESUME_HINT = ("with resume=True, load last.pt with load_checkpoint(path, model=
                "torch's RNG); and end with the best weights like any run " + FIT_NOTE)
 
 
-@points(4, task="fit")
-def test_resumed_run_equals_an_uninterrupted_one(student):
-    """A run interrupted in epoch 11 and resumed from last.pt by a new process ends bitwise equal to the
-    uninterrupted run."""
-    run = graded_run(student, "max epochs")
-    resumed = run["got"].resumed
+def resumed(run):
+    """What the resumed call of an interrupted run returned, checked to be there."""
+    resumed = run.got.resumed
     expect(resumed.error is None, f"fit(..., resume=True) raised {describe(resumed.error)}", hint=RESUME_HINT)
     expect(is_plain_dict(resumed.result), "the resumed fit did not return a dict")
-    for key in ("train_loss", "val_loss"):
-        expect_same_history(resumed.result.get(key), run["got"].result[key],
-                            f"result['{key}'] of the resumed run, against the uninterrupted run's,", hint=RESUME_HINT)
-    for key in ("best_epoch", "stopped_epoch", "best_val_loss"):
-        expect_equal(resumed.result.get(key), run["got"].result[key],
-                     f"result['{key}'] of the resumed run, against the uninterrupted run's", hint=RESUME_HINT)
-    for name, value in run["got"].final.items():
-        expect_equal(resumed.final[name], value, f"{name} at the end of the resumed run, against the uninterrupted "
-                     "run's", hint=RESUME_HINT)
+    return resumed
 
 
 def expect_same_history(got, want, what, hint=None):
@@ -910,13 +950,43 @@ def expect_same_history(got, want, what, hint=None):
     expect(len(got) == len(want), f"{what} has {len(got)} entries instead of {len(want)}", hint=hint)
 
 
+@points(1, task="fit")
+def test_resumed_run_ends_with_the_uninterrupted_runs_weights(max_epochs_run):
+    """A run interrupted in epoch 11 and resumed from last.pt by a new process ends with the weights of the
+    uninterrupted run, bitwise."""
+    final = resumed(max_epochs_run).final
+    for name, value in max_epochs_run.got.final.items():
+        expect_equal(final[name], value, f"{name} at the end of the resumed run, against the uninterrupted run's",
+                     hint=RESUME_HINT)
+
+
 @points(2, task="fit")
-def test_resume_continues_after_the_last_checkpoint(student):
+def test_resumed_run_returns_the_uninterrupted_runs_history(max_epochs_run):
+    """A resumed run returns the uninterrupted run's train_loss and val_loss, bitwise: the epochs before the
+    interruption as saved, and the epochs after it trained exactly as they would have been."""
+    result = resumed(max_epochs_run).result
+    for key in ("train_loss", "val_loss"):
+        expect_same_history(result.get(key), max_epochs_run.got.result[key],
+                            f"result['{key}'] of the resumed run, against the uninterrupted run's,", hint=RESUME_HINT)
+
+
+@points(1, task="fit")
+def test_resumed_run_reports_the_uninterrupted_runs_best_and_stop(max_epochs_run):
+    """A resumed run returns the same best_epoch, stopped_epoch and best_val_loss as the uninterrupted run."""
+    result = resumed(max_epochs_run).result
+    for key in ("best_epoch", "stopped_epoch", "best_val_loss"):
+        expect_equal(result.get(key), max_epochs_run.got.result[key],
+                     f"result['{key}'] of the resumed run, against the uninterrupted run's",
+                     hint="the early stopping's best so far comes back with load_checkpoint(..., early_stopping=...); "
+                          + RESUME_HINT)
+
+
+@points(2, task="fit")
+def test_resume_continues_after_the_last_checkpoint(max_epochs_run):
     """fit(..., resume=True) trains only the epochs after the one saved in last.pt, not the whole run again."""
-    run = graded_run(student, "max epochs")
-    resumed = run["got"].resumed
+    resumed = max_epochs_run.got.resumed
     expect(resumed.error is None, f"fit(..., resume=True) raised {describe(resumed.error)}", hint=RESUME_HINT)
-    want = run["setup"]["max_epochs"] - resumed.epochs_before
+    want = max_epochs_run.setup["max_epochs"] - resumed.epochs_before
     expect(resumed.epochs_after == want, f"after an interruption at epoch {resumed.epochs_before + 1}, the resumed "
            f"call trained {resumed.epochs_after} epochs instead of {want}",
            hint="with resume=True, load last.pt and go on from the epoch after the one it holds")
@@ -934,22 +1004,31 @@ def test_resume_without_a_checkpoint_raises_file_not_found_error(student):
            hint=hint)
 
 
-@points(2, task="fit")
-def test_the_seed_alone_decides_the_run(student):
-    """Two fresh fits with the same seed are bitwise the same whatever torch's global RNG held before; another
-    seed shuffles differently."""
-    setup = fit_setup(MAX_EPOCHS_SEED, SEEDING)
-    got = student.run("fit_seeding", [[setup, 11], [setup, 22], [{**setup, "seed": setup["seed"] + 1}, 11]])
-    same, other_rng, other_seed = got
-    hint = ("a fresh run calls torch.manual_seed(seed) first (the dropout masks come from torch's global RNG), and "
-            "shuffles with a generator seeded with seed, torch.Generator().manual_seed(seed) " + FIT_NOTE)
+SEEDING_HINT = ("a fresh run calls torch.manual_seed(seed) first (the dropout masks come from torch's global RNG), "
+                "and shuffles with a generator seeded with seed, torch.Generator().manual_seed(seed) " + FIT_NOTE)
+
+
+@points(1, task="fit")
+def test_the_seed_alone_decides_the_run(seeding_runs):
+    """Two fresh fits with the same seed are bitwise the same, whatever torch's global RNG held before."""
+    same, other_rng, _ = seeding_runs
     expect(is_plain_dict(same.result) and is_plain_dict(other_rng.result), "fit should return a dict")
+    expect(len(same.first_order) > 0, "fit trained on nothing in its first epoch",
+           hint="this point is for a run that trains and is decided by its seed alone")
     for key in ("train_loss", "val_loss"):
         expect_same_history(other_rng.result.get(key), same.result.get(key), f"result['{key}'] of two fits with the "
-                            "same seed, torch's global RNG in another state before the second,", hint=hint)
+                            "same seed, torch's global RNG in another state before the second,", hint=SEEDING_HINT)
     for name, value in same.final.items():
         expect_equal(other_rng.final[name], value, f"{name} after two fits with the same seed, torch's global RNG "
-                     "in another state before the second,", hint=hint)
+                     "in another state before the second,", hint=SEEDING_HINT)
+
+
+@points(1, task="fit")
+def test_another_seed_shuffles_differently(seeding_runs):
+    """A fresh fit with another seed goes through the training set in another order."""
+    same, _, other_seed = seeding_runs
+    expect(len(same.first_order) > 0, "fit trained on nothing in its first epoch",
+           hint="shuffle the training set in every epoch, with a generator seeded with seed")
     # Two random orders of the 200 samples coincide with probability 1 / 200!.
     expect(same.first_order != other_seed.first_order, "fits with two different seeds shuffled their first epoch "
            "the same way", hint="seed the shuffling with seed: torch.Generator().manual_seed(seed)")

@@ -7,12 +7,12 @@
 
 import argparse
 import signal
-import sys
 import threading
 
 from coursekit import paths
 from coursekit.config import ISOLATIONS, CourseConfigError, load_course
 from coursekit.course_checks import course_problems
+from coursekit.messages import fail, fail_all
 
 
 def _grade_class(args, course):
@@ -20,8 +20,7 @@ def _grade_class(args, course):
     from coursekit.batch.grade_class import ClassOptions, grade_class
     from coursekit.batch.layout import LayoutError
     if args.jobs is not None and args.jobs < 1:
-        print("error: --jobs must be at least 1", file=sys.stderr)
-        return 2
+        return fail("--jobs must be at least 1")
     options = ClassOptions(course=str(course.path), sandbox=args.sandbox)
     in_main_thread = threading.current_thread() is threading.main_thread()      # where signals can be handled
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None  # `kill` ends it as Ctrl-C does
@@ -30,8 +29,7 @@ def _grade_class(args, course):
                            scheduler=args.scheduler, options=options, progress=not args.no_progress,
                            echo=lambda line: print(line, flush=True))
     except (LayoutError, GradingServerError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -70,12 +68,10 @@ def main(argv=None):
     try:
         course = load_course(args.course)
     except CourseConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     problems = course_problems(course, classes=args.command != "grade-class")
     if problems:
-        print("error: " + "\n       ".join(f"{course.path.name}: {p}" for p in problems), file=sys.stderr)
-        return 2
+        return fail_all(f"{course.path.name}: {problem}" for problem in problems)
     if args.command == "check-course":
         print(f"{course.path.name}: {len(course.exercises)} exercises, "
               f"{sum(e.points for e in course.exercises)} points, all consistent")
@@ -84,16 +80,13 @@ def main(argv=None):
         return _grade_class(args, course)
     unknown = [exercise_id for exercise_id in args.ids if exercise_id not in course.ids]
     if unknown:
-        print(f"error: unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})",
-              file=sys.stderr)
-        return 2
+        return fail(f"unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})")
     from coursekit.release import ReleaseError, release
     from coursekit.stubs import SolutionMarkerError
     for exercise_id in args.ids or course.ids:
         try:
             released = release(course.exercise(exercise_id))
         except (ReleaseError, SolutionMarkerError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            return fail(error, code=1)
         print(f"released {exercise_id} -> {released.relative_to(paths.REPO_ROOT)}")
     return 0

@@ -2,7 +2,8 @@
 
 Every error names where the bad value is, e.g.
     course.yml: exercises[0].time_limit: expected a positive number of seconds, got 'ten'
-and suggests the nearest known key for a misspelt one.
+and suggests the nearest known key for a misspelt one. One module, because the typed objects and
+their readers share one validating reader (_Reader), which gives every message its place.
 """
 
 import datetime

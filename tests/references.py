@@ -36,5 +36,11 @@ def load_scenarios(exercise_id):
 
 
 def load_grader(exercise_id):
-    """The grader module, for the constants it grades with."""
+    """The grader module, for the constants it grades with.
+
+    Its folder goes on sys.path, as `pytest autograder` puts it, for the modules beside the graders
+    (autograder/early_stopping_oracle.py).
+    """
+    if str(paths.AUTOGRADER) not in sys.path:
+        sys.path.append(str(paths.AUTOGRADER))
     return _import_file(grader_file(exercise_id), f"grader_{exercise_id}")

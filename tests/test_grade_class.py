@@ -1,4 +1,8 @@
-"""`python -m coursekit grade-class`: a whole class graded, resumable, one CSV, locally or on Dask."""
+"""`python -m coursekit grade-class`: a whole class graded, resumable, one CSV, locally or on Dask.
+
+One module for the one command: five of its tests read the class that the module-scoped fixture
+`graded_class` grades once (the slow part), which each module of a split would grade again.
+"""
 
 import csv
 import json

@@ -3,6 +3,8 @@
 Independent of the graders' scenarios: plain torch modules, a training loop written out here with
 the randomness fit documents, and facts from ../shared/FACTS.md (state_dict() holds live tensors;
 a resumed run is exact only with the model, the optimizer and every RNG in the checkpoint).
+One module per exercise's reference, as test_reference_facts_<id>.py are; this one is longer because
+the checkpoint and resume facts need the training loop written out here (`hand_loop`).
 """
 
 import io

@@ -1,4 +1,8 @@
-"""The zygote forks every worker: each still gets a sandbox of its own, and nothing outlives it."""
+"""The zygote forks every worker: each still gets a sandbox of its own, and nothing outlives it.
+
+One module because its tests run their workers on the student module SCENARIOS, written out below
+(a quarter of the file), most of them in the `zygote` fixture's; a split would need both twice.
+"""
 
 import contextlib
 import os

@@ -18,9 +18,16 @@ The models handed to `fit` are the grader's own `_Probe`: an MLP 64-32-10 that i
 column 0, where the grader puts a sample's index (0, 1, ... for training samples; -1, -2, ... for
 validation samples). The probe records which samples each training batch held, in which mode it
 ran, and a copy of its weights at the start of each epoch's validation, so the trusted grader can
-replay the training with torch.optim.Adam and compute every validation loss itself. To interrupt a
-run, the probe copies the checkpoint folder as a given training batch starts: the copy is what an
-interruption at that moment leaves on disk, and the run is resumed from it as a new process would.
+replay the training with torch.optim.Adam and compute every validation loss itself
+(autograder/early_stopping_oracle.py). To interrupt a run, the probe copies the checkpoint folder
+as a given training batch starts: the copy is what an interruption at that moment leaves on disk,
+and the run is resumed from it as a new process would.
+
+Why one long file: the worker is sent exactly one scenarios file per exercise (WorkerSpec's
+scenarios_file, copied into the sandbox's scratch folder beside the student's module), and a
+scenario can import nothing else of the grader's. So the file is in sections, in the order of the
+tasks: known-good code, EarlyStopping, the checkpoints' shared pieces, save_checkpoint,
+load_checkpoint, fit.
 """
 
 import contextlib
@@ -69,6 +76,20 @@ def _error(error):
             where = f"{STUDENT_FILE}, line {frame.lineno}, in {frame.name}"
     return {"type": type(error).__name__, "mro": [cls.__name__ for cls in type(error).__mro__],
             "message": _message(error), "where": where}
+
+
+def _attempt(call, *args, **kwargs):
+    """Call student code that may raise: (what it returned, None), or (None, the exception).
+
+    NotImplementedError propagates, so that a task left unwritten fails its tests as such, not as
+    a wrong answer.
+    """
+    try:
+        return call(*args, **kwargs), None
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        return None, error
 
 
 # --- known-good code for the tasks a scenario does not grade ------------------------------------
@@ -560,14 +581,8 @@ def load_bad_checkpoint(student, kind):
     path = os.path.join(_folder(), "broken.pt")
     _write_bad_checkpoint(kind, path)
     code_ran = os.path.exists(path + ".ran")
-    try:
-        returned = student.load_checkpoint(path, model=_small_model(13))
-        error = None
-    except NotImplementedError:
-        raise
-    except Exception as raised:
-        error = {**_error(raised), "names_the_file": "broken.pt" in str(raised)}
-        returned = None
+    returned, raised = _attempt(student.load_checkpoint, path, model=_small_model(13))
+    error = None if raised is None else {**_error(raised), "names_the_file": "broken.pt" in str(raised)}
     return {"error": error, "returned_type": type(returned).__name__,
             "code_ran": code_ran or os.path.exists(path + ".ran")}
 
@@ -639,9 +654,12 @@ def _read_checkpoint(path):
     return {"error": None, "epoch": checkpoint["epoch"], "state_dict": checkpoint["model"]}
 
 
-def _fit(student, probe, setup, folder, stopper, resume=False):
-    """The student's fit on the probe, handed a correct stopper, with the correct save_checkpoint
-    and load_checkpoint in place of the student's."""
+def _fit(student, probe, setup, folder, resume=False, stopper=None):
+    """The student's fit on the probe, handed a correct stopper (a new one with the run's patience
+    unless `stopper` is given), with the correct save_checkpoint and load_checkpoint in place of
+    the student's."""
+    if stopper is None:
+        stopper = _GoodStopper(patience=setup["patience"])
     optimizer = torch.optim.Adam(probe.parameters(), lr=setup["lr"])
     with substituted(student, save_checkpoint=_good_save_checkpoint, load_checkpoint=_good_load_checkpoint):
         return student.fit(probe, optimizer, tuple(setup["train"]), tuple(setup["val"]),
@@ -667,7 +685,7 @@ def fit_run(student, setup, interrupt_after=None, resume_state=None, resume_rng_
     probe = _Probe(setup["state"], p=setup["p"], copy_after=interrupt_after, copy_from=folder, copy_to=copy)
     stopper = _GoodStopper(patience=setup["patience"])
     manual_seed(caller_rng_seed)
-    result = _fit(student, probe, setup, folder, stopper)
+    result = _fit(student, probe, setup, folder, stopper=stopper)
     run = {"result": result, "final": _state(probe), **probe.record(), "fed": stopper.fed,
            "stopper": stopper.state_dict(),
            "best": _read_checkpoint(os.path.join(folder, "best.pt")),
@@ -682,11 +700,8 @@ def _resume(student, setup, folder, epochs_before, resume_state, resume_rng_seed
         return {"error": {"type": "", "message": "the run ended before the interruption", "where": ""}}
     resumed = _Probe(resume_state, p=setup["p"])
     manual_seed(resume_rng_seed)
-    try:
-        result = _fit(student, resumed, setup, folder, _GoodStopper(patience=setup["patience"]), resume=True)
-    except NotImplementedError:
-        raise
-    except Exception as error:
+    result, error = _attempt(_fit, student, resumed, setup, folder, resume=True)
+    if error is not None:
         return {"error": _error(error)}
     return {"error": None, "epochs_before": epochs_before, "epochs_after": len(resumed.epochs),
             "result": result, "final": _state(resumed)}
@@ -700,8 +715,7 @@ def fit_seeding(student, runs):
     for setup, caller_rng_seed in runs:
         probe = _Probe(setup["state"], p=setup["p"])
         manual_seed(caller_rng_seed)
-        result = _fit(student, probe, setup, os.path.join(_folder(), "checkpoints"),
-                      _GoodStopper(patience=setup["patience"]))
+        result = _fit(student, probe, setup, os.path.join(_folder(), "checkpoints"))
         first = [index for batch in probe.epochs[0] for index in batch] if probe.epochs else []
         reports.append({"result": result, "final": _state(probe), "first_order": first})
     return reports
@@ -710,10 +724,5 @@ def fit_seeding(student, runs):
 def fit_resume_without_checkpoint(student, setup):
     """fit(..., resume=True) with a checkpoint folder that holds no last.pt: what it raised."""
     probe = _Probe(setup["state"], p=setup["p"])
-    try:
-        _fit(student, probe, setup, _folder(), _GoodStopper(patience=setup["patience"]), resume=True)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return {"error": _error(error), "epochs": len(probe.epochs)}
-    return {"error": None, "epochs": len(probe.epochs)}
+    _, error = _attempt(_fit, student, probe, setup, _folder(), resume=True)
+    return {"error": None if error is None else _error(error), "epochs": len(probe.epochs)}

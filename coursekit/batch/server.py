@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from coursekit import paths
+from coursekit.messages import warn
 
 _POLL_SECONDS = 0.02
 
@@ -61,7 +62,7 @@ def _launch_zygote(isolation_mode, course):
         return zygote.preload(choose_isolation(isolation_mode or course.sandbox.isolation),
                               course.sandbox.scratch_mb << 20, wait=False)
     except Exception as error:  # each run then starts its own, and reports what fails there
-        print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+        warn("grading server", f"no shared zygote: {error}")
         return None
 
 
@@ -73,7 +74,7 @@ def _ready(booting):
     try:
         return booting.ready()
     except zygote.ZygoteFailure as error:
-        print(f"grading server: no shared zygote: {error}", file=sys.stderr, flush=True)
+        warn("grading server", f"no shared zygote: {error}")
         return None     # ready() closed it, so preloaded() no longer offers it
 
 
@@ -105,7 +106,7 @@ class _Children:
         """A zygote connection for the next child, or None (it then starts a zygote of its own)."""
         from coursekit.grading import zygote_client as zygote
         if self.shared is not None and not self.shared.alive:
-            print("grading server: the shared zygote stopped; starting another", file=sys.stderr, flush=True)
+            warn("grading server", "the shared zygote stopped; starting another")
             self.shared.close()
             self.shared = self._start_zygote()
         if self.shared is None:
@@ -113,7 +114,7 @@ class _Children:
         try:
             return self.shared.connect()
         except zygote.ZygoteFailure as error:
-            print(f"grading server: {error}", file=sys.stderr, flush=True)
+            warn("grading server", error)
             return None
 
     def start(self, request):

@@ -21,7 +21,9 @@ Four detectors, all active only while student code runs:
   entry point, and any operation that would record an autograd graph.
 
 The detectors report what honest code used; the refusing kernels keep a dishonest submission
-from getting credit for the operator's work. SECURITY.md states what remains possible.
+from getting credit for the operator's work. SECURITY.md states what remains possible. One module,
+because the four detectors share one object's hits and one `watching()` window, and are installed
+and read together.
 """
 
 import contextlib
