@@ -1,7 +1,8 @@
 # The kit's two commands (see README.md):
 #   make grade   set up, then grade a submission (default: the reference solutions) -> results.json
 #   make test    set up, then lint (ruff) and run every test of the kit
-# Other targets: make setup, make release, make bench, make clean.
+# Other targets: make setup, make release, make bench, make clean, and make docker-check (grade in a
+# real Docker container as Gradescope does: the landlock tier, the reference and the red-team suite).
 # make setup TORCH=cpu installs PyTorch's CPU-only build (on a fresh checkout, or after rm -rf .venv).
 
 PYTHON ?= python3
@@ -21,7 +22,7 @@ else
 GRADE_TARGET := --submission $(SUBMISSION)
 endif
 
-.PHONY: setup sandbox grade test release bench clean
+.PHONY: setup sandbox grade test release bench clean docker-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +68,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_early_stopping.py
 	$(BIN)/python benchmarks/bench_augmentation.py
 	$(BIN)/python benchmarks/bench_grade_class.py
+
+docker-check: setup
+	bash tests/docker/check.sh
 
 clean:
 	rm -rf build $(RESULTS)

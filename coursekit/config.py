@@ -36,15 +36,16 @@ class Forbidden:
                 "autograd_in": list(self.autograd_in)}
 
 
-ISOLATIONS = ("auto", "bubblewrap", "none")
+ISOLATIONS = ("auto", "bubblewrap", "landlock", "none")
 
 
 @dataclass(frozen=True)
 class Sandbox:
     """How each worker that runs student code is confined; see coursekit/grading/sandbox.py.
 
-    `isolation`: "bubblewrap" requires the OS sandbox, "auto" uses it where it can run and
-    otherwise warns loudly, "none" runs workers with resource limits only (trusted code).
+    `isolation`: "bubblewrap" requires the namespace sandbox, "landlock" the tier made of Landlock,
+    seccomp and a fresh uid (for Docker containers such as Gradescope's), "auto" the strongest that
+    runs here (and warns loudly when neither does), "none" runs workers with resource limits only.
     """
 
     isolation: str = "auto"

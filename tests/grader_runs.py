@@ -14,15 +14,17 @@ _RUNS = itertools.count()
 _SERVER = GradingServer()
 
 
-def grader_pids():
+def grader_pids(server=None):
     """The processes behind grade(): this test process and its preloaded pytest server."""
-    return [os.getpid()] + ([_SERVER.pid] if _SERVER.pid is not None else [])
+    server = server or _SERVER
+    return [os.getpid()] + ([server.pid] if server.pid is not None else [])
 
 
-def grade(submission=None, *, solutions=False, course=None, select=None, sandbox=None, tmp_path):
+def grade(submission=None, *, solutions=False, course=None, select=None, sandbox=None, tmp_path, server=None):
     """Run `pytest autograder` on a submission; return (results.json as a dict, the run's output).
 
-    `select` is a node id or a list of them (default: every grader); `sandbox` a --sandbox mode.
+    `select` is a node id or a list of them (default: every grader); `sandbox` a --sandbox mode;
+    `server` a GradingServer of the caller's (default: one shared by every test of this process).
     """
     tmp_path = Path(tmp_path)
     tag = f"{os.getpid()}-{next(_RUNS)}"
@@ -38,7 +40,7 @@ def grade(submission=None, *, solutions=False, course=None, select=None, sandbox
         argv += ["--course", str(course)]
     if sandbox is not None:
         argv += ["--sandbox", sandbox]
-    exit_code = _SERVER.run(argv, log)
+    exit_code = (server or _SERVER).run(argv, log)
     output = log.read_text() if log.exists() else ""
     if not results.exists():
         raise AssertionError(f"grading wrote no results.json (exit {exit_code}):\n{output[-3000:]}")

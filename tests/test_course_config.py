@@ -58,7 +58,7 @@ def test_sandbox_limits_have_defaults_and_can_be_set():
      "exercises[0].time_budget: expected a number of seconds"),
     ("tasks: {batch_norm: 3", "tasks: {batch_norm: 3,, ", "not valid YAML"),
     ("course: {id: demo, title: Demo}", "sandbox: {isolation: docker}\ncourse: {id: demo, title: Demo}",
-     "sandbox.isolation: expected one of auto, bubblewrap, none, got 'docker'"),
+     "sandbox.isolation: expected one of auto, bubblewrap, landlock, none, got 'docker'"),
     ("course: {id: demo, title: Demo}", "sandbox: {memory: 2048}\ncourse: {id: demo, title: Demo}",
      "sandbox.memory: unknown key (did you mean 'memory_mb'?)"),
     ("course: {id: demo, title: Demo}", "sandbox: {processes: 0}\ncourse: {id: demo, title: Demo}",

@@ -2,16 +2,26 @@
 
 For each attack: the score is at most what the submission honestly earns, grading finishes with a
 valid results.json, the course repository and planted victim files are untouched, nothing new
-appears outside the worker's scratch folder, no connection reaches a loopback listener, nothing
-read from the solutions or graders comes back, and no process the attack started survives.
-Benign oddities (binary output, CRLF and a BOM, a slow import) must get full marks.
+appears outside the worker's scratch folder (the victims and shared folders are writable by every
+user, so only the sandbox protects them), no connection reaches a loopback listener (TCP, UDP or
+an abstract unix socket), nothing read from the solutions or graders comes back, and no process
+the attack started survives. Benign oddities (binary output, CRLF and a BOM, a slow import) must
+get full marks.
+
+Every attack is graded in each tier: bubblewrap on this host, and the landlock tier where
+bubblewrap fails as it does in Gradescope's Docker containers (tests/docker_like.py: Docker's
+capabilities and seccomp profile), once as root and once as an unprivileged user.
 """
 
 import glob
 import hashlib
 import json
 import os
+import shutil
 import socket
+import sys
+import sysconfig
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,7 +29,8 @@ import pytest
 import yaml
 
 from coursekit import paths
-from coursekit.grading.sandbox import bubblewrap_problem
+from coursekit.batch.client import GradingServer
+from coursekit.grading.bubblewrap import bubblewrap_problem
 
 from grader_runs import course_with, grade, grader_pids, reference_source
 from references import grader_file
@@ -30,6 +41,17 @@ QUICK = [f"{grader_file('batchnorm')}::{name}" for name in
          ("test_training_output_2d", "test_backward_2d")]
 PROTECTED = ("solutions", "autograder", "coursekit", "assignments", "course.yml", "tests/attacks")
 SECRETS = ("LEAKED", "BEGIN SOLUTION", "@points(")
+DOCKER_LIKE = [sys.executable, str(Path(__file__).with_name("docker_like.py"))]
+TIERS = {   # tier -> (the grading server's launcher, --sandbox)
+    "bubblewrap": ((), "bubblewrap"),
+    "landlock-as-root-in-docker": ((*DOCKER_LIKE, "--"), "landlock"),
+    "landlock-as-a-user-in-docker": ((*DOCKER_LIKE, "--user", "nobody", "--"), "landlock"),
+    "landlock-here": ((), "landlock"),       # inside a real container (make docker-check)
+}
+# KIT_RED_TEAM_TIERS: the tiers to grade in, comma-separated (default: all but landlock-here)
+SELECTED = os.environ.get("KIT_RED_TEAM_TIERS", "bubblewrap,landlock-as-root-in-docker,"
+                                                "landlock-as-a-user-in-docker").split(",")
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", sysconfig.get_paths()["purelib"])
 POSTLUDE = '''
 
 if _KIT_LEAKS:   # carry whatever the attack read out through an error message
@@ -38,25 +60,53 @@ if _KIT_LEAKS:   # carry whatever the attack read out through an error message
 '''
 
 
-@pytest.fixture(scope="module", autouse=True)
-def sandboxed():
-    problem = bubblewrap_problem()
+def pwned_files():
+    """Files the attacks name kit-pwned-* or kit_pwned* in the folders every worker shares."""
+    return [path for folder in SHARED_FOLDERS for pattern in ("kit-pwned-*", "kit_pwned*")
+            for path in glob.glob(os.path.join(folder, pattern))]
+
+
+@pytest.fixture(scope="module", params=SELECTED)
+def tier(request):
+    """(the tier's grading server, its --sandbox mode), for every attack of this module."""
+    launcher, mode = TIERS[request.param]
+    problem = bubblewrap_problem() if mode == "bubblewrap" else None
+    if launcher and os.geteuid() != 0:
+        problem = "tests/docker_like.py needs root to reproduce a Docker container"
     if problem and os.environ.get("CI"):
-        pytest.fail(f"the red-team suite needs the sandbox in CI: {problem}")
+        pytest.fail(f"the red-team suite needs every tier in CI: {problem}")
     if problem:
-        pytest.skip(f"no sandbox here: {problem}")
-    for leftover in glob.glob("/tmp/kit-pwned-*"):
+        pytest.skip(f"no {request.param} here: {problem}")
+    for leftover in pwned_files():
         os.remove(leftover)
+    with GradingServer(launcher=launcher) as server:
+        yield server, mode
+
+
+@pytest.fixture
+def workdir():
+    """A folder every user may read and write (the grader may run as nobody), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="kit-red-team-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class Listener:
-    """A TCP server on 127.0.0.1 that records every connection it accepts."""
+    """Servers on 127.0.0.1 (TCP and UDP, one port) and an abstract unix socket, recording every contact."""
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
+        self.datagrams = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.datagrams.bind(("127.0.0.1", self.port))
+        self.unix_name = f"kit-listener-{os.getpid()}"
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.unix.bind("\0" + self.unix_name)
+        self.unix.listen()
         self.connections = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        for target in (self._accept, self._receive, self._accept_unix):
+            threading.Thread(target=target, daemon=True).start()
 
     def _accept(self):
         while True:
@@ -67,12 +117,33 @@ class Listener:
             self.connections.append(peer)
             connection.close()
 
+    def _receive(self):
+        while True:
+            try:
+                _, peer = self.datagrams.recvfrom(1024)
+            except OSError:
+                return
+            self.connections.append(("udp", peer))
+
+    def _accept_unix(self):
+        while True:
+            try:
+                connection, _ = self.unix.accept()
+            except OSError:
+                return
+            self.connections.append("unix")
+            connection.close()
+
+    def close(self):
+        for sock in (self.server, self.datagrams, self.unix):
+            sock.close()
+
 
 @pytest.fixture(scope="module")
 def listener():
     server = Listener()
     yield server
-    server.server.close()
+    server.close()
 
 
 def fingerprint(root=paths.REPO_ROOT):
@@ -89,9 +160,12 @@ def fingerprint(root=paths.REPO_ROOT):
 
 
 def plant_victims(folder):
-    folder.mkdir()
-    (folder / "victim.txt").write_text("original")
-    (folder / "keep.txt").write_text("keep")
+    """Files any user could change: only the sandbox keeps a worker from them."""
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    for name, text in (("victim.txt", "original"), ("keep.txt", "keep")):
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o666)
     return folder
 
 
@@ -136,24 +210,27 @@ def process_tag():
     return f"kit{os.getpid() % 10**8}"   # a process name (at most 15 characters) unique to this test process
 
 
-def grade_entry(entry, tmp_path, listener):
-    kit = {"repo": str(paths.REPO_ROOT), "victims": str(tmp_path / "victims"), "port": listener.port,
-           "grader_pids": grader_pids(), "tag": process_tag()}
-    folder = tmp_path / "submission" / "batchnorm"
+def grade_entry(entry, workdir, listener, tier):
+    server, mode = tier
+    server.start()
+    kit = {"repo": str(paths.REPO_ROOT), "victims": str(workdir / "victims"), "port": listener.port,
+           "unix": listener.unix_name, "grader_pids": grader_pids(server), "tag": process_tag(),
+           "site_packages": sysconfig.get_paths()["purelib"]}
+    folder = workdir / "submission" / "batchnorm"
     folder.mkdir(parents=True)
     (folder / "batchnorm.py").write_bytes(submission_source(entry, kit).encode("utf-8"))
-    course = course_with(tmp_path, **entry["course"]) if entry.get("course") else None
+    course = course_with(workdir, **entry["course"]) if entry.get("course") else None
     select = QUICK if entry["select"] == "quick" else str(grader_file("batchnorm"))
     # never without the sandbox: unconfined, these attacks really do damage the machine
-    return grade(folder.parent, course=course, select=select, sandbox="bubblewrap", tmp_path=tmp_path)
+    return grade(folder.parent, course=course, select=select, sandbox=mode, tmp_path=workdir, server=server)
 
 
 @pytest.mark.parametrize("entry", CATALOGUE["attacks"], ids=lambda entry: entry["name"])
-def test_an_attack_earns_only_what_it_honestly_earns_and_harms_nothing(entry, tmp_path, listener):
+def test_an_attack_earns_only_what_it_honestly_earns_and_harms_nothing(entry, workdir, listener, tier):
     before, connections = fingerprint(), len(listener.connections)
-    victims = plant_victims(tmp_path / "victims")
+    victims = plant_victims(workdir / "victims")
     planted = victims_state(victims)
-    results, log = grade_entry(entry, tmp_path, listener)
+    results, log = grade_entry(entry, workdir, listener, tier)
 
     valid_results(results)
     statuses = {test["extra_data"]["test"].rpartition("::")[2]: test["extra_data"]["status"]
@@ -166,7 +243,7 @@ def test_an_attack_earns_only_what_it_honestly_earns_and_harms_nothing(entry, tm
     assert set(entry.get("statuses", ())) <= set(statuses.values()), statuses
     assert fingerprint() == before, "the course repository changed"
     assert victims_state(victims) == planted, "a file outside the scratch folder changed"
-    assert glob.glob("/tmp/kit-pwned-*") == []
+    assert pwned_files() == []
     assert len(listener.connections) == connections, "a connection reached the loopback listener"
     shown = json.dumps(results) + log
     assert not [secret for secret in SECRETS if secret in shown], shown[-3000:]
@@ -174,10 +251,10 @@ def test_an_attack_earns_only_what_it_honestly_earns_and_harms_nothing(entry, tm
 
 
 @pytest.mark.parametrize("entry", CATALOGUE["benign"], ids=lambda entry: entry["name"])
-def test_an_odd_but_correct_submission_gets_full_marks(entry, tmp_path, listener):
+def test_an_odd_but_correct_submission_gets_full_marks(entry, workdir, listener, tier):
     entry = {**entry, "honest": "max"}
-    plant_victims(tmp_path / "victims")
-    results, log = grade_entry(entry, tmp_path, listener)
+    plant_victims(workdir / "victims")
+    results, log = grade_entry(entry, workdir, listener, tier)
     valid_results(results)
     assert results["score"] == results["max_score"] > 0, log[-3000:]
 

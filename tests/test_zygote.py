@@ -12,12 +12,12 @@ import time
 import pytest
 
 from coursekit.config import Sandbox
-from coursekit.grading import sandbox
+from coursekit.grading import bubblewrap, sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
 from coursekit.grading.zygote_client import ZygoteClient, ZygoteFailure
 from coursekit.worker.zygote_server import STUDENT_LIBRARIES
 
-needs_bubblewrap = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None, reason="no sandbox here")
+needs_bubblewrap = pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None, reason="no sandbox here")
 
 SCENARIOS = '''
 import os, subprocess
@@ -90,7 +90,7 @@ def look(student):
 
 def kept_under_tmp(*extra):
     """What a worker's private /tmp may show: the folders leading to a Python environment there."""
-    return sorted({sandbox.Path(root).parts[2] for root in [*sandbox.python_roots_under_tmp(), *extra]})
+    return sorted({bubblewrap.Path(root).parts[2] for root in [*bubblewrap.python_roots_under_tmp(), *extra]})
 
 
 @pytest.fixture
@@ -192,8 +192,8 @@ def test_a_python_environment_under_tmp_stays_visible_in_the_private_tmp(tmp_pat
     environment.mkdir()
     environment.chmod(0o777)                        # only the read-only mount can stop a write
     (environment / "marker.txt").write_text("the environment")
-    real_roots = sandbox._python_roots()
-    monkeypatch.setattr(sandbox, "_python_roots", lambda: real_roots + [environment])
+    real_roots = bubblewrap.python_roots()
+    monkeypatch.setattr(bubblewrap, "python_roots", lambda: real_roots + [environment])
     zygote = ZygoteClient(sandbox.choose_isolation("bubblewrap"), 8 << 20)
     worker = _worker(tmp_path, zygote)
     try:

@@ -34,9 +34,10 @@ class GradingServer:
     Any number of threads may `run()` at once: each request runs in its own fork.
     """
 
-    def __init__(self, isolation_mode=None, course_file=None):
+    def __init__(self, isolation_mode=None, course_file=None, launcher=()):
         self.isolation_mode = isolation_mode
         self.course_file = course_file
+        self.launcher = list(launcher)     # a command the server runs under (`taskset -c 0`, say), or none
         self.process = None
         self._lock = threading.Lock()
         self._pending = {}          # request id -> _Pending
@@ -50,7 +51,7 @@ class GradingServer:
                 raise GradingServerError("the grading server was stopped")
             if self.process is not None and self.process.poll() is None:
                 return
-            command = [sys.executable, "-m", "coursekit.batch.server"]
+            command = [*self.launcher, sys.executable, "-m", "coursekit.batch.server"]
             if self.isolation_mode:
                 command += ["--isolation", self.isolation_mode]
             if self.course_file:

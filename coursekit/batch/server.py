@@ -27,6 +27,7 @@ import tempfile
 import time
 
 from coursekit import paths
+from coursekit.config import ISOLATIONS
 from coursekit.messages import warn
 
 _POLL_SECONDS = 0.02
@@ -212,7 +213,7 @@ def serve(isolation_mode, course_file):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="a preloaded pytest server for grading")
-    parser.add_argument("--isolation", choices=("auto", "bubblewrap", "none"))
+    parser.add_argument("--isolation", choices=ISOLATIONS)
     parser.add_argument("--course", default=str(paths.COURSE_FILE), help="the course file (checked at start)")
     arguments = parser.parse_args()
     serve(arguments.isolation, arguments.course)

@@ -5,7 +5,8 @@ Options:
     --solutions           grade the reference solutions in solutions/
     --results-json PATH   write Gradescope's results.json to PATH
     --course PATH         the course file (default: course.yml beside autograder/)
-    --sandbox MODE        auto, bubblewrap or none: overrides course.yml's sandbox.isolation
+    --sandbox MODE        auto, bubblewrap, landlock or none: overrides course.yml's sandbox.isolation
+    --disposable-machine  the machine is thrown away after grading (see landlock_tier.lock_course_files)
     --exercise ID         grade only this exercise (repeatable); default: every exercise
 An exercise whose file cannot be graded (missing, two copies, not UTF-8) is not run: it is reported
 once, as one outcome worth all of its tests' points (selection.py). The run's state is a
@@ -64,7 +65,10 @@ def pytest_addoption(parser):
     group.addoption("--results-json", metavar="PATH", help="write Gradescope's results.json to PATH")
     group.addoption("--course", metavar="PATH", help="the course file (default: course.yml)")
     group.addoption("--exercise", action="append", metavar="ID", help="grade only this exercise (repeatable)")
-    group.addoption("--sandbox", choices=ISOLATIONS, help="confine student code: auto, bubblewrap or none "
+    group.addoption("--disposable-machine", action="store_true",
+                    help="this machine is thrown away after grading (Gradescope): where Landlock is missing, "
+                         "the landlock tier may make the course files unreadable to workers by changing their modes")
+    group.addoption("--sandbox", choices=ISOLATIONS, help="confine student code: auto, bubblewrap, landlock or none "
                                                           "(default: course.yml's sandbox.isolation)")
 
 
@@ -92,7 +96,8 @@ def pytest_configure(config):
     except CourseConfigError as error:
         raise pytest.UsageError(str(error)) from None
     try:
-        isolation = choose_isolation(config.getoption("--sandbox") or course.sandbox.isolation)
+        isolation = choose_isolation(config.getoption("--sandbox") or course.sandbox.isolation,
+                                     disposable=config.getoption("--disposable-machine"))
     except SandboxUnavailable as error:
         raise pytest.UsageError(str(error)) from None
     if isolation.warning:
@@ -107,8 +112,8 @@ class SandboxWarning(UserWarning):
 def pytest_report_header(config):
     grading = config.stash.get(_SESSION, None)
     if grading is not None:
-        return f"sandbox: {grading.isolation.kind}" + (f" -- {grading.isolation.warning}"
-                                                        if grading.isolation.warning else "")
+        return f"sandbox: {grading.isolation.headline()}" + (f" -- {grading.isolation.warning}"
+                                                              if grading.isolation.warning else "")
 
 
 @pytest.hookimpl(tryfirst=True)

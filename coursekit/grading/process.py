@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.config import Sandbox
-from coursekit.grading.sandbox import python_roots_under_tmp, worker_rlimits, worker_uid
+from coursekit.grading.bubblewrap import python_roots_under_tmp
+from coursekit.grading.landlock_tier import devices, readable_paths
+from coursekit.grading.sandbox import worker_rlimits, worker_uid
 from coursekit.grading.zygote_client import clean_environment
 from coursekit.worker import wire
 from coursekit.worker.spawn import SANDBOX_ROOT, SpawnRequest
@@ -99,6 +101,14 @@ class OutputTail:
         self._thread.join(seconds)
 
 
+def _enterable_temp_dir(uid):
+    """The temporary folder, if a worker on `uid` (None: the grader's) can enter it; otherwise /tmp."""
+    folder = Path(tempfile.gettempdir())
+    if uid is None or all(os.stat(path).st_mode & 0o001 for path in [folder, *folder.parents]):
+        return str(folder)
+    return "/tmp"
+
+
 class WorkerProcess:
     """One running worker, forked by `zygote`. `start()` returns the import reply; `call()` runs one scenario."""
 
@@ -106,7 +116,7 @@ class WorkerProcess:
         self.spec = spec
         self.zygote = zygote
         self.worker_id = None
-        self.unconfined_scratch = None     # the host folder a worker uses without the sandbox
+        self.host_scratch = None     # the host folder a worker uses outside bubblewrap
         self._request_fd = self._reply_fd = None
         self._output = None
 
@@ -119,16 +129,19 @@ class WorkerProcess:
         reply_read, reply_write = os.pipe()
         output_read, output_write = os.pipe()
         files = [os.open(self.spec.student_file, os.O_RDONLY), os.open(self.spec.scenarios_file, os.O_RDONLY)]
-        if not self.zygote.confined:
-            self.unconfined_scratch = Path(tempfile.mkdtemp(prefix="kit-worker-"))
-        scratch = SANDBOX_ROOT if self.zygote.confined else str(self.unconfined_scratch)
-        request = SpawnRequest(module=self.spec.module_name, scenarios=self.scenarios_module,
-                               uid=worker_uid() if self.zygote.confined else None,
+        tier, uid = self.zygote.isolation.kind, worker_uid(self.zygote.isolation.kind)
+        if tier != "bubblewrap":
+            self.host_scratch = Path(tempfile.mkdtemp(prefix="kit-worker-", dir=_enterable_temp_dir(uid)))
+        scratch = SANDBOX_ROOT if tier == "bubblewrap" else str(self.host_scratch)
+        landlock = tier == "landlock" and self.zygote.isolation.landlock_abi > 0
+        request = SpawnRequest(module=self.spec.module_name, scenarios=self.scenarios_module, uid=uid,
                                rlimits=worker_rlimits(self.spec.limits, self.spec.cpu_seconds),
-                               scratch_bytes=self.spec.limits.scratch_mb << 20, confined=self.zygote.confined,
+                               scratch_bytes=self.spec.limits.scratch_mb << 20, tier=tier,
                                scratch=scratch, environment=clean_environment(scratch),
                                keep_under_tmp=tuple(python_roots_under_tmp()),
-                               refuse=tuple(self.spec.forbidden.get("operators", ())))
+                               refuse=tuple(self.spec.forbidden.get("operators", ())),
+                               readable=readable_paths(self.zygote.worker_package) if landlock else (),
+                               devices=devices() if landlock else ())
         try:
             self.worker_id = self.zygote.spawn(request, [request_read, reply_write, output_write, *files])
         except BaseException:
@@ -212,9 +225,9 @@ class WorkerProcess:
         if self._output is not None:
             self._output.close()
             self._output = None
-        if self.unconfined_scratch is not None:
-            shutil.rmtree(self.unconfined_scratch, ignore_errors=True)
-            self.unconfined_scratch = None
+        if self.host_scratch is not None:
+            shutil.rmtree(self.host_scratch, ignore_errors=True)
+            self.host_scratch = None
 
 
 def describe_exit(code, spec):

@@ -1,6 +1,6 @@
 """The zygote's client (the server is coursekit/worker/zygote_server.py): start it, ask it for workers.
 
-A zygote is started confined (see sandbox.py) with torch loaded once, so a worker for an
+A zygote is started in its tier (see sandbox.py) with torch loaded once, so a worker for an
 exercise costs a fork instead of a Python and torch start. A process that grades many
 submissions (the class grader's server, the kit's own tests) starts one with `preload()`, and
 gives each grading child it forks a connection of its own (`connect()`, then `adopt()` in the
@@ -49,9 +49,9 @@ class ZygoteConnection:
     (its process ends, too), the zygote kills whatever workers it still has.
     """
 
-    def __init__(self, control, isolation, confined, zygote_pid, log_tail=lambda: ""):
+    def __init__(self, control, isolation, worker_package, zygote_pid, log_tail=lambda: ""):
         self.isolation = isolation
-        self.confined = confined        # True: every worker gets namespaces and a sandbox root of its own
+        self.worker_package = worker_package     # the staged copy the zygote runs, as the host sees it
         self._control = control
         self._zygote_pid = zygote_pid
         self._log_tail = log_tail
@@ -108,7 +108,7 @@ class ZygoteConnection:
         finally:
             theirs.close()
         ours.settimeout(_CONTROL_SECONDS)
-        return ZygoteConnection(ours, self.isolation, self.confined, self._zygote_pid, self._log_tail)
+        return ZygoteConnection(ours, self.isolation, self.worker_package, self._zygote_pid, self._log_tail)
 
     def spawn(self, request, fds):
         """Start the worker a SpawnRequest describes, with the descriptors `fds` (in
@@ -143,7 +143,7 @@ class ZygoteConnection:
 
 
 class ZygoteClient(ZygoteConnection):
-    """A zygote process, started confined (see sandbox.py), and its first connection.
+    """A zygote process, started in its tier (see sandbox.py), and its first connection.
 
     With `wait=False` it boots while the caller does other work; `ready()` then waits for it.
     Closing the first connection ends the zygote.
@@ -157,7 +157,7 @@ class ZygoteClient(ZygoteConnection):
         self._startup_seconds = startup_seconds
         self._log = tempfile.TemporaryFile()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        super().__init__(ours, isolation, False, None, self._read_log)
+        super().__init__(ours, isolation, self._staged / WORKER_PACKAGE_NAME, None, self._read_log)
         self._launch(theirs)
         if wait:
             self.ready()
@@ -168,8 +168,7 @@ class ZygoteClient(ZygoteConnection):
                         ignore=shutil.ignore_patterns("__pycache__"))
         launch = plan_zygote(self.isolation, self._staged, [WORKER_PACKAGE_NAME],
                              ["-m", WORKER_PACKAGE_NAME, str(theirs.fileno())], self.scratch_bytes)
-        self.confined = launch.confined
-        home = SANDBOX_ROOT if launch.confined else self._staged
+        home = SANDBOX_ROOT if launch.tier == "bubblewrap" else self._staged
         try:
             self.process = subprocess.Popen(launch.argv, cwd=launch.cwd, env=clean_environment(home),
                                             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,

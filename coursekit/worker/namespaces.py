@@ -26,6 +26,10 @@ def _check(result, what):
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
+def prctl(option, value):
+    _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
+
+
 def unshare(flags):
     _check(_libc.unshare(flags), "unshare")
 

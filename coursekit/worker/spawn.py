@@ -12,6 +12,9 @@ from dataclasses import MISSING, asdict, dataclass, fields, replace
 # and is the worker's working folder and home.
 SANDBOX_ROOT = "/sandbox"
 
+# The confinement tiers, strongest first (coursekit/grading/sandbox.py chooses one).
+TIERS = ("bubblewrap", "landlock", "none")
+
 # The descriptors sent with a spawn request, in this order.
 SPAWN_DESCRIPTORS = ("request_read", "reply_write", "output_write", "student_file", "scenarios_file")
 
@@ -24,12 +27,15 @@ class SpawnRequest:
     uid:                the uid the worker drops to (None: keep the grader's)
     rlimits:            {RLIMIT name: limit} the worker sets on itself before student code runs
     scratch_bytes:      the size of each private tmpfs (the sandbox root and /tmp)
-    confined:           True: the worker gets mount, PID and IPC namespaces of its own (inside
-                        bubblewrap); False: it runs in a scratch folder of the host, limits only
-    scratch:            the worker's scratch folder as it sees it: SANDBOX_ROOT when confined
+    tier:               "bubblewrap": the worker gets mount, PID and IPC namespaces of its own (inside
+                        bubblewrap); "landlock": it runs in a scratch folder of the host under
+                        Landlock and a seccomp filter (landlock.py, syscall_filter.py); "none":
+                        in a scratch folder of the host, limits only
+    scratch:            the worker's scratch folder as it sees it: SANDBOX_ROOT with bubblewrap
     environment:        the worker's whole environment
     keep_under_tmp:     folders under /tmp (the Python environment) the private /tmp must keep
     refuse:             the operator patterns the worker refuses (guard.py)
+    readable, devices:  the landlock tier's paths the worker may read, and devices it may use
     """
 
     module: str
@@ -37,14 +43,21 @@ class SpawnRequest:
     uid: int | None
     rlimits: dict
     scratch_bytes: int
-    confined: bool
+    tier: str
     scratch: str
     environment: dict
     keep_under_tmp: tuple = ()
     refuse: tuple = ()
+    readable: tuple = ()
+    devices: tuple = ()
+
+    @property
+    def confined(self):
+        """True when the worker gets namespaces and a sandbox root of its own (the bubblewrap tier)."""
+        return self.tier == "bubblewrap"
 
     def to_message(self):
-        return {**asdict(self), "keep_under_tmp": list(self.keep_under_tmp), "refuse": list(self.refuse)}
+        return {**asdict(self), **{name: list(getattr(self, name)) for name in _TUPLES}}
 
     @classmethod
     def from_message(cls, message):
@@ -59,9 +72,11 @@ class SpawnRequest:
             value = getattr(request, name)
             if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
                 raise ValueError(f"a spawn request's {name} cannot be {type(value).__name__}")
-        return replace(request, keep_under_tmp=tuple(request.keep_under_tmp), refuse=tuple(request.refuse))
+        if request.tier not in TIERS:
+            raise ValueError(f"a spawn request's tier is one of {', '.join(TIERS)}, not {request.tier!r}")
+        return replace(request, **{name: tuple(getattr(request, name)) for name in _TUPLES})
 
 
+_TUPLES = ("keep_under_tmp", "refuse", "readable", "devices")
 _FIELD_TYPES = {"module": str, "scenarios": str, "uid": (int, type(None)), "rlimits": dict, "scratch_bytes": int,
-                "confined": bool, "scratch": str, "environment": dict, "keep_under_tmp": (list, tuple),
-                "refuse": (list, tuple)}
+                "tier": str, "scratch": str, "environment": dict, **{name: (list, tuple) for name in _TUPLES}}

@@ -39,7 +39,7 @@ import signal
 import socket
 import time
 
-from . import guard, namespaces, plain, serve, spawned, wire  # noqa: F401  (loaded once, for every worker)
+from . import guard, landlock, namespaces, plain, serve, spawned, syscall_filter, wire  # noqa: F401  (loaded once)
 from .spawn import SPAWN_DESCRIPTORS, SpawnRequest
 
 _MAX_CONTROL_BYTES = 1 << 16
@@ -52,8 +52,9 @@ class ZygoteServer:
         self.control = control
         self.connections = {control.fileno(): control}
         self.owners = {}         # worker id -> the fd of the connection that spawned it
-        self.workers = {}        # id -> (holder pid, init pid)
-        self.groups = {}         # id -> the holder's process group, until killed
+        self.workers = {}        # id -> (holder pid, init pid): those `kill` signals (None: not signalled)
+        self.groups = {}         # id -> the process group `kill` signals, until killed
+        self.holders = {}        # id -> the holder's pid, which is reaped
         self.exits = {}          # id -> exit code, once reaped
         self.waiting = []        # (connection fd, seq, worker id, deadline): waits not yet answered
         self._ids = 0
@@ -81,8 +82,12 @@ class ZygoteServer:
         with os.fdopen(pid_read, "rb") as pipe:
             text = pipe.read().decode()
         self._ids += 1
-        self.workers[self._ids] = (holder, int(text) if text else None)
-        self.groups[self._ids] = holder
+        init = int(text) if text else None
+        if request.tier == "landlock":    # the holder outlives init to sweep up what the worker left
+            self.workers[self._ids], self.groups[self._ids] = (None, init), init
+        else:
+            self.workers[self._ids], self.groups[self._ids] = (holder, init), holder
+        self.holders[self._ids] = holder
         self.owners[self._ids] = owner
         return {"id": self._ids}
 
@@ -94,12 +99,11 @@ class ZygoteServer:
     def _reap(self, worker_id, block):
         if worker_id in self.exits:
             return self.exits[worker_id]
-        holder, _ = self.workers[worker_id]
-        pid, status = os.waitpid(holder, 0 if block else os.WNOHANG)
+        pid, status = os.waitpid(self.holders[worker_id], 0 if block else os.WNOHANG)
         if pid == 0:
             return None
         self.exits[worker_id] = spawned.exit_code(status)
-        del self.workers[worker_id]
+        del self.workers[worker_id], self.holders[worker_id]
         return self.exits[worker_id]
 
     def kill(self, worker_id):
@@ -236,6 +240,7 @@ def _import_student_libraries():
 
 def main(control_fd):
     control = socket.socket(fileno=control_fd)
+    syscall_filter.available()      # loads libseccomp now: a confined worker could not find it
     _import_student_libraries()
     # The guard's dispatch and function modes import much of torch on first use (about two
     # seconds): a guard that is never installed and whose patterns match nothing pays it here.
