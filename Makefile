@@ -22,7 +22,7 @@ else
 GRADE_TARGET := --submission $(SUBMISSION)
 endif
 
-.PHONY: setup sandbox grade test release bench clean docker-check
+.PHONY: setup sandbox grade test release gradescope bench clean docker-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ test: setup
 
 release: setup
 	$(BIN)/python -m coursekit release
+
+# Gradescope's autograder.zip per exercise: make gradescope GRADESCOPE_ARGS="--memory 6144 --timeout 900"
+# (the container's memory and timeout set on Gradescope; python -m coursekit gradescope --help)
+GRADESCOPE_ARGS ?=
+gradescope: setup
+	$(BIN)/python -m coursekit gradescope --out build/gradescope $(GRADESCOPE_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_batchnorm.py

@@ -3,6 +3,7 @@
     check-course          validate course.yml against the reference solutions
     release [ID ...]      release exercises to assignments/ through nbgrader (default: all)
     grade-class DIR       grade every student folder in DIR (see coursekit/batch/grade_class.py)
+    gradescope [ID ...]   build Gradescope's autograder.zip per exercise (see coursekit/gradescope/build.py)
 """
 
 import argparse
@@ -37,6 +38,28 @@ def _grade_class(args, course):
             signal.signal(signal.SIGTERM, previous)
 
 
+def _gradescope(args, course):
+    from coursekit.gradescope import limits
+    from coursekit.gradescope.build import BuildError, build_uploads
+    from coursekit.gradescope.requirements import RequirementsError
+    exercises = [course.exercise(exercise_id) for exercise_id in args.ids or course.ids]
+    groups = [exercises] if args.one_assignment else [[exercise] for exercise in exercises]
+    problems = [problem for group in groups
+                for problem in limits.limit_problems(course, group, args.timeout, args.memory)]
+    if problems:
+        return fail_all(dict.fromkeys(problems))
+    try:
+        uploads = build_uploads(course, args.ids, args.out, one_assignment=args.one_assignment)
+    except (BuildError, RequirementsError) as error:
+        return fail(error, code=1)
+    for upload in uploads:
+        print(f"{upload.name}: {upload.zip_path}  (needs at most {limits.needed_seconds(upload.exercises):g} s)")
+    print(f"On Gradescope, for each assignment: Configure Autograder > Zip file upload (the zip above), "
+          f"Ubuntu base image; Autograder Settings: timeout {args.timeout:g} s, memory {args.memory} MB "
+          f"(at least sandbox.memory_mb, {course.sandbox.memory_mb} MB).")
+    return 0
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -63,6 +86,22 @@ def main(argv=None):
                               help="a Dask scheduler (tcp://host:8786): grade on its workers")
     class_parser.add_argument("--sandbox", choices=ISOLATIONS, help="override course.yml's sandbox.isolation")
     class_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from coursekit.gradescope import limits
+    gradescope_parser = commands.add_parser(
+        "gradescope", help="build Gradescope's autograder.zip: one per exercise, or one for all",
+        description="Write DIR/<id>/autograder.zip per exercise (or DIR/all/autograder.zip with "
+                    "--one-assignment), after checking that the time budgets and the sandbox memory fit "
+                    "the assignment's Gradescope settings.")
+    gradescope_parser.add_argument("ids", nargs="*", help="exercise ids (default: all)")
+    gradescope_parser.add_argument("--out", required=True, metavar="DIR", help="where the zips go")
+    gradescope_parser.add_argument("--timeout", type=float, default=limits.DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                                   help="the assignment's timeout on Gradescope (default: Gradescope's, "
+                                        f"{limits.DEFAULT_TIMEOUT_SECONDS} s)")
+    gradescope_parser.add_argument("--memory", type=int, default=limits.DEFAULT_MEMORY_MB, metavar="MB",
+                                   help="the container's memory on Gradescope (default: Gradescope's, "
+                                        f"{limits.DEFAULT_MEMORY_MB} MB)")
+    gradescope_parser.add_argument("--one-assignment", action="store_true",
+                                   help="one Gradescope assignment for every exercise named")
     args = parser.parse_args(argv)
 
     try:
@@ -81,6 +120,8 @@ def main(argv=None):
     unknown = [exercise_id for exercise_id in args.ids if exercise_id not in course.ids]
     if unknown:
         return fail(f"unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})")
+    if args.command == "gradescope":
+        return _gradescope(args, course)
     from coursekit.release import ReleaseError, release
     from coursekit.stubs import SolutionMarkerError
     for exercise_id in args.ids or course.ids:
