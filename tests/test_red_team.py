@@ -105,16 +105,17 @@ class Listener:
         self.unix.bind("\0" + self.unix_name)
         self.unix.listen()
         self.connections = []
-        for target in (self._accept, self._receive, self._accept_unix):
-            threading.Thread(target=target, daemon=True).start()
+        for target, args in ((self._accept, (self.server, "tcp")), (self._accept, (self.unix, "unix")),
+                             (self._receive, ())):
+            threading.Thread(target=target, args=args, daemon=True).start()
 
-    def _accept(self):
+    def _accept(self, server, kind):
         while True:
             try:
-                connection, peer = self.server.accept()
+                connection, peer = server.accept()
             except OSError:
                 return
-            self.connections.append(peer)
+            self.connections.append((kind, peer))
             connection.close()
 
     def _receive(self):
@@ -124,15 +125,6 @@ class Listener:
             except OSError:
                 return
             self.connections.append(("udp", peer))
-
-    def _accept_unix(self):
-        while True:
-            try:
-                connection, _ = self.unix.accept()
-            except OSError:
-                return
-            self.connections.append("unix")
-            connection.close()
 
     def close(self):
         for sock in (self.server, self.datagrams, self.unix):

@@ -26,8 +26,8 @@ from coursekit import paths
 from coursekit.gradescope import scripts
 from coursekit.gradescope.leaks import solution_leaks
 from coursekit.gradescope.requirements import requirements_text
+from coursekit.release import SKIPPED_NAMES
 
-SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 EXECUTABLE, READABLE = 0o755, 0o644
 
 

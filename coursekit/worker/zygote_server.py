@@ -52,9 +52,9 @@ class ZygoteServer:
         self.control = control
         self.connections = {control.fileno(): control}
         self.owners = {}         # worker id -> the fd of the connection that spawned it
-        self.workers = {}        # id -> (holder pid, init pid): those `kill` signals (None: not signalled)
+        self.workers = {}        # id -> (holder pid, init pid), until reaped
+        self.sweeping = set()    # ids whose holder outlives init to kill what the worker left (landlock tier)
         self.groups = {}         # id -> the process group `kill` signals, until killed
-        self.holders = {}        # id -> the holder's pid, which is reaped
         self.exits = {}          # id -> exit code, once reaped
         self.waiting = []        # (connection fd, seq, worker id, deadline): waits not yet answered
         self._ids = 0
@@ -83,11 +83,10 @@ class ZygoteServer:
             text = pipe.read().decode()
         self._ids += 1
         init = int(text) if text else None
-        if request.tier == "landlock":    # the holder outlives init to sweep up what the worker left
-            self.workers[self._ids], self.groups[self._ids] = (None, init), init
-        else:
-            self.workers[self._ids], self.groups[self._ids] = (holder, init), holder
-        self.holders[self._ids] = holder
+        self.workers[self._ids] = (holder, init)
+        if request.tier == "landlock":
+            self.sweeping.add(self._ids)
+        self.groups[self._ids] = init if request.tier == "landlock" else holder   # init's session, or the holder's
         self.owners[self._ids] = owner
         return {"id": self._ids}
 
@@ -99,15 +98,17 @@ class ZygoteServer:
     def _reap(self, worker_id, block):
         if worker_id in self.exits:
             return self.exits[worker_id]
-        pid, status = os.waitpid(self.holders[worker_id], 0 if block else os.WNOHANG)
+        pid, status = os.waitpid(self.workers[worker_id][0], 0 if block else os.WNOHANG)
         if pid == 0:
             return None
         self.exits[worker_id] = spawned.exit_code(status)
-        del self.workers[worker_id], self.holders[worker_id]
+        del self.workers[worker_id]
+        self.sweeping.discard(worker_id)
         return self.exits[worker_id]
 
     def kill(self, worker_id):
-        for target in self.workers.get(worker_id, ()):
+        holder, init = self.workers.get(worker_id, (None, None))
+        for target in (init,) if worker_id in self.sweeping else (holder, init):    # a sweeping holder ends itself
             if target is not None:
                 try:
                     os.kill(target, signal.SIGKILL)
@@ -116,7 +117,7 @@ class ZygoteServer:
         group = self.groups.pop(worker_id, None)
         if group is not None:
             try:
-                os.killpg(group, signal.SIGKILL)   # without namespaces: the holder's session
+                os.killpg(group, signal.SIGKILL)   # without namespaces: what the worker started
             except (ProcessLookupError, PermissionError):
                 pass
         return self._reap(worker_id, block=True)
