@@ -2,7 +2,9 @@
 #   make grade   set up, then grade a submission (default: the reference solutions) -> results.json
 #   make test    set up, then lint (ruff) and run every test of the kit
 # Other targets: make setup, make release, make bench, make clean, and make docker-check (grade in a
-# real Docker container as Gradescope does: the landlock tier, the reference and the red-team suite).
+# real Docker container as Gradescope does: the landlock tier, the reference and the red-team suite),
+# and make gradescope-docker-check [EXERCISE=batchnorm] (build an autograder.zip's image as Gradescope
+# does, from a fresh Ubuntu 22.04 root, and grade the reference, the stub and broken uploads in it).
 # make setup TORCH=cpu installs PyTorch's CPU-only build (on a fresh checkout, or after rm -rf .venv).
 
 PYTHON ?= python3
@@ -22,7 +24,7 @@ else
 GRADE_TARGET := --submission $(SUBMISSION)
 endif
 
-.PHONY: setup sandbox grade test release gradescope bench clean docker-check
+.PHONY: setup sandbox grade test release gradescope bench clean docker-check gradescope-docker-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +79,9 @@ bench: setup
 
 docker-check: setup
 	bash tests/docker/check.sh
+
+gradescope-docker-check: setup
+	bash tests/docker/gradescope_image.sh $(or $(strip $(EXERCISE)),batchnorm)
 
 clean:
 	rm -rf build $(RESULTS)

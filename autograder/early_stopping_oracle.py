@@ -52,6 +52,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch._dynamo  # an optimizer imports it on first use (a second): here, at collection, while the zygote boots
 import torch.nn.functional as F
 from torch import nn
 

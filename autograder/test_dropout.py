@@ -17,6 +17,7 @@ pay only together with the main behaviour: a dropout that does not drop earns no
 import math
 
 import torch
+import torch._dynamo  # an optimizer imports it on first use (a second): here, at collection, while the zygote boots
 import torch.nn.functional as F
 
 from coursekit.datasets import noisy_digits

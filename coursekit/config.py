@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 class CourseConfigError(ValueError):
@@ -37,6 +38,11 @@ class Forbidden:
 
 
 ISOLATIONS = ("auto", "bubblewrap", "landlock", "none")
+
+# Gradescope's visibility values for a test's results: "visible" always; "after_due_date" once the
+# due date (or the late due date) has passed; "after_published" once the instructor publishes the
+# grades; "hidden" to the course staff only.
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class Exercise:
     time_limit: float         # seconds for each call into student code
     time_budget: float        # seconds of student code for the whole exercise
     forbidden: Forbidden
+    visibility: str           # when students see its tests' results on Gradescope: one of VISIBILITIES
+    preload: tuple = ()       # modules its code uses besides torch, imported once by the zygote (e.g. torchvision's)
 
     @property
     def module_file(self):
@@ -127,6 +135,15 @@ class _Reader:
             self.fail(self.at(key), f"expected {expected}, got {_shown(value)}")
         return value
 
+    def choice(self, key, choices, default):
+        """The value of `key`, which must be one of `choices` (`default` when the key is absent)."""
+        value = self.mapping.get(key, default)
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self.fail(self.at(key), f"expected one of {', '.join(choices)}, got {_shown(value)}{hint}")
+        return value
+
 
 def _shown(value):
     text = repr(value)
@@ -175,8 +192,7 @@ def _read_sandbox(source, mapping, where):
             "output_mb", "cpu_seconds"]
     reader = _Reader(source, mapping, where, keys)
     defaults = Sandbox()
-    values = {"isolation": reader.take("isolation", lambda v: v in ISOLATIONS,
-                                       f"one of {', '.join(ISOLATIONS)}", defaults.isolation),
+    values = {"isolation": reader.choice("isolation", ISOLATIONS, defaults.isolation),
               "cpu_seconds": float(reader.take("cpu_seconds", _is_seconds,
                                                f"a number of seconds in (0, {MAX_SECONDS}]", 0) or 0)}
     for key in keys[1:-1]:
@@ -187,7 +203,7 @@ def _read_sandbox(source, mapping, where):
 def _read_exercise(source, mapping, where):
     reader = _Reader(source, mapping, where,
                      ["id", "title", "files", "points", "tasks", "due", "time_limit", "time_budget",
-                      "forbidden"])
+                      "forbidden", "visibility", "preload"])
     exercise_id = reader.take("id", lambda v: isinstance(v, str) and _ID.match(v),
                               "an identifier like 'batchnorm' (lower case, digits, _)")
     files = reader.take("files", lambda v: _is_text_list(v) and v, "a non-empty list of file names")
@@ -217,6 +233,9 @@ def _read_exercise(source, mapping, where):
                                       f"a number of seconds in (0, {MAX_SECONDS}]", 120.0)),
         forbidden=_read_forbidden(source, reader.take("forbidden", lambda v: isinstance(v, dict),
                                                       "a mapping", {}), reader.at("forbidden")),
+        visibility=reader.choice("visibility", VISIBILITIES, "visible"),
+        preload=tuple(reader.take("preload", lambda v: _is_text_list(v) and all(map(_MODULE.match, v)),
+                                  "a list of module names such as torchvision.transforms.v2", [])),
     )
 
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from coursekit import paths
-from coursekit.config import CourseConfigError, load_course, parse_course
+from coursekit.config import VISIBILITIES, CourseConfigError, load_course, parse_course
 from coursekit.course_checks import course_problems
 
 from grader_runs import course_with, grade
@@ -33,6 +33,19 @@ def test_defaults_and_types():
     exercise = parse_course(VALID).exercise("batchnorm")
     assert exercise.time_limit == 10.0 and exercise.forbidden.operators == ()
     assert exercise.due.tzinfo is not None
+    assert exercise.visibility == "visible"
+    assert exercise.preload == ()
+
+
+def test_preload_names_modules():
+    course = parse_course(VALID.replace("    points: 5", "    points: 5\n    preload: [torchvision.transforms.v2]"))
+    assert course.exercise("batchnorm").preload == ("torchvision.transforms.v2",)
+
+
+@pytest.mark.parametrize("visibility", VISIBILITIES)
+def test_each_of_gradescopes_visibilities_can_be_set(visibility):
+    course = parse_course(VALID.replace("    points: 5", f"    points: 5\n    visibility: {visibility}"))
+    assert course.exercise("batchnorm").visibility == visibility
 
 
 def test_sandbox_limits_have_defaults_and_can_be_set():
@@ -63,6 +76,17 @@ def test_sandbox_limits_have_defaults_and_can_be_set():
      "sandbox.memory: unknown key (did you mean 'memory_mb'?)"),
     ("course: {id: demo, title: Demo}", "sandbox: {processes: 0}\ncourse: {id: demo, title: Demo}",
      "sandbox.processes: expected a positive integer, got 0"),
+    ("    points: 5", "    points: 5\n    visibility: public",
+     "exercises[0].visibility: expected one of visible, after_due_date, after_published, hidden, got 'public'"),
+    ("    points: 5", "    points: 5\n    visibility: after_due",
+     "exercises[0].visibility: expected one of visible, after_due_date, after_published, hidden, got 'after_due' "
+     "(did you mean 'after_due_date'?)"),
+    ("    points: 5", "    points: 5\n    preload: torchvision",
+     "exercises[0].preload: expected a list of module names such as torchvision.transforms.v2, got 'torchvision'"),
+    ("    points: 5", "    points: 5\n    preload: [torchvision transforms]",
+     "exercises[0].preload: expected a list of module names"),
+    ("    points: 5", "    points: 5\n    visibilty: hidden", "exercises[0].visibilty: unknown key (did you mean "
+     "'visibility'?)"),
 ])
 def test_bad_values_are_named(old, new, message):
     assert old in VALID

@@ -17,6 +17,8 @@ from coursekit.config import load_course
 from coursekit.gradescope.leaks import solution_leaks
 from coursekit.release import exercise_fingerprints, scan_for_leaks
 
+from gradescope_schema import schema_violations
+
 COURSE = load_course(paths.COURSE_FILE)
 BATCHNORM = COURSE.exercise("batchnorm")
 ROOT_LISTING = {"setup.sh", "run_autograder", "autograder", "coursekit", "course.yml", "pyproject.toml",
@@ -124,9 +126,10 @@ def run_autograder(root, pytest_args=FEW_GRADERS):
                               capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     results = json.loads((root / "results" / "results.json").read_text())
-    assert {"score", "tests"} <= set(results)
+    assert schema_violations(results) == []             # finish.py's notes included
+    assert {"score", "tests", "output"} <= set(results) and results["output_format"] == "md"
     for test in results["tests"]:
-        assert {"name", "score", "max_score", "output", "visibility", "status"} <= set(test)
+        assert {"name", "number", "score", "max_score", "output", "visibility", "status"} <= set(test)
     return results
 
 
@@ -135,7 +138,8 @@ def test_the_reference_at_the_submission_root_gets_full_marks_on_every_grader(un
     shutil.copyfile(paths.SOLUTIONS / "batchnorm" / "batchnorm.py", root / "submission" / "batchnorm.py")
     results = run_autograder(root, pytest_args="")
     assert results["score"] == results["max_score"] == BATCHNORM.points
-    assert "output" not in results           # nothing to say about the upload
+    assert "About your submission" not in results["output"]           # nothing to say about the upload
+    assert f"- `batchnorm`: {BATCHNORM.points} / {BATCHNORM.points} points" in results["output"]
     assert results["extra_data"]["course"] == COURSE.id
 
 

@@ -8,6 +8,7 @@ from coursekit import paths
 from coursekit.config import load_course
 
 from grader_runs import grade, submission_with
+from gradescope_schema import schema_violations
 from references import grader_file
 
 BATCHNORM = str(grader_file("batchnorm"))     # for submissions that hold the batchnorm file only
@@ -35,15 +36,22 @@ def test_untouched_stubs_get_zero(stub_grading):
     assert results["score"] == 0
     assert results["max_score"] > 0
     assert all(f"NotImplementedError: {test['tags'][0]}." in test["output"] for test in results["tests"]), output
+    assert schema_violations(results) == []
 
 
 def test_results_json_follows_gradescope_format(reference_results):
-    assert {"score", "max_score", "execution_time", "tests", "extra_data"} <= set(reference_results)
+    assert schema_violations(reference_results) == []
+    assert {"score", "max_score", "execution_time", "output", "tests", "extra_data"} <= set(reference_results)
     course = load_course(paths.COURSE_FILE)
     for test in reference_results["tests"]:
-        assert {"name", "score", "max_score", "status", "output", "visibility", "tags"} <= set(test)
+        assert {"name", "number", "score", "max_score", "status", "output", "visibility", "tags"} <= set(test)
         assert test["status"] in ("passed", "failed")
         assert test["tags"][0] in course.ids and test["tags"][1].startswith(test["tags"][0] + ".")
+        assert test["visibility"] == course.exercise(test["tags"][0]).visibility
+        assert test["number"].split(".")[0] == str(course.ids.index(test["tags"][0]) + 1)
+    numbers = [test["number"] for test in reference_results["tests"]]
+    assert sorted(numbers) == numbers and len(set(numbers)) == len(numbers)
+    assert "No points lost." in reference_results["output"]
     exercises = reference_results["extra_data"]["exercises"]
     assert sorted(exercises) == sorted(course.ids)
     for exercise in course.exercises:
@@ -130,7 +138,7 @@ def test_two_copies_of_the_file_is_a_clear_error(tmp_path):
 def test_a_run_stopped_early_still_reports_every_selected_test(tmp_path, stub_grading):
     results, _ = grade(paths.ASSIGNMENTS, tmp_path=tmp_path, select=[BATCHNORM, "-x"])
     assert len(results["tests"]) == sum(test["tags"][0] == "batchnorm" for test in stub_grading[0]["tests"])
-    assert sum(t["extra_data"]["status"] == "not graded" and t["output"] == "this test did not run"
+    assert sum(t["extra_data"]["status"] == "not graded" and t["output"].strip() == "this test did not run"
                for t in results["tests"]) == len(results["tests"]) - 1
 
 

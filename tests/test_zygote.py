@@ -15,7 +15,6 @@ from coursekit.config import Sandbox
 from coursekit.grading import bubblewrap, sandbox
 from coursekit.grading.process import WorkerFailure, WorkerProcess, WorkerSpec
 from coursekit.grading.zygote_client import ZygoteClient, ZygoteFailure
-from coursekit.worker.zygote_server import STUDENT_LIBRARIES
 
 needs_bubblewrap = pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None, reason="no sandbox here")
 
@@ -100,11 +99,11 @@ def zygote():
     started.close()
 
 
-def _worker(tmp_path, zygote):
+def _worker(tmp_path, zygote, preload=()):
     (tmp_path / "probe.py").write_text("VALUE = 1\n")
     (tmp_path / "scenarios.py").write_text(SCENARIOS)
     spec = WorkerSpec(module_name="probe", student_file=tmp_path / "probe.py",
-                      scenarios_file=tmp_path / "scenarios.py", limits=Sandbox(scratch_mb=8))
+                      scenarios_file=tmp_path / "scenarios.py", limits=Sandbox(scratch_mb=8), preload=preload)
     worker = WorkerProcess(spec, zygote)
     assert worker.start()["status"] == "ready"
     return worker
@@ -259,9 +258,16 @@ def test_a_long_wait_on_one_connection_does_not_hold_up_another(tmp_path, zygote
 
 
 @needs_bubblewrap
-def test_a_worker_starts_with_the_student_libraries_imported(tmp_path, zygote):
-    worker = _worker(tmp_path, zygote)
+def test_the_zygote_imports_a_preloaded_library_once_for_the_workers_that_name_it(tmp_path, zygote):
+    library = "torchvision.transforms.v2"
+    plain = _worker(tmp_path, zygote)
     try:
-        assert all(_value(worker.call("loaded", (name,))) for name in STUDENT_LIBRARIES)
+        assert not _value(plain.call("loaded", (library,)))     # a zygote loads no library it was not asked for
     finally:
-        worker.stop()
+        plain.stop()
+    for preload in ((library,), ()):                             # then every later worker inherits it
+        worker = _worker(tmp_path, zygote, preload)
+        try:
+            assert _value(worker.call("loaded", (library,)))
+        finally:
+            worker.stop()

@@ -189,7 +189,7 @@ def serve(isolation_mode, course_file):
 
     children = _Children(shared_zygote)
     try:
-        # The zygote looks the forbidden classes up: it has torchvision imported, the server need not.
+        # The zygote looks the forbidden classes up (importing their libraries there): the server need not.
         problems = course_problems(course, resolve=children.shared.resolve if children.shared else None)
         if problems:
             print(json.dumps({"ready": False, "error": "; ".join(problems)}), flush=True)

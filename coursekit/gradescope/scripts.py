@@ -3,10 +3,13 @@
 SETUP_SH: run once, as root, in /autograder/source (the unpacked zip) when the image is built. It
 installs Python and bubblewrap with apt-get where missing, makes /autograder/source/.venv, installs
 the CPU-only torch and torchvision builds pinned in requirements.txt (from PyTorch's CPU index,
-else the default index), then the rest of requirements.txt. The kit itself is not pip-installed:
-run_autograder puts /autograder/source on PYTHONPATH, so the code that grades is exactly the files
-in the zip, with no build step (and no setuptools download) at image build time. The workers do
-not need it: their package is staged into their sandbox by the grader.
+else the default index), then the rest of requirements.txt. Pins made on a newer Python than the
+image's fail there (numpy 2.3 and later need Python 3.11; Ubuntu 22.04 has 3.10): each pin is then
+relaxed to `name<=version`, the newest release that installs on the image's Python, no newer than
+the tested one. The kit itself is not pip-installed: run_autograder puts /autograder/source on
+PYTHONPATH, so the code that grades is exactly the files in the zip, with no build step (and no
+setuptools download) at image build time. The workers do not need it: their package is staged into
+their sandbox by the grader.
 
 RUN_AUTOGRADER: run per submission. It lays the upload out as the grader expects
 (submission_layout.py), grades it with `pytest autograder ... --disposable-machine`, completes
@@ -40,8 +43,16 @@ read -r -a TORCH <<< "$(grep -E '^(torch|torchvision)==' requirements.txt | tr '
 .venv/bin/python -m pip install --quiet "${TORCH[@]}" --index-url "$CPU_INDEX" || {
   echo "NOTE: ${TORCH[*]} could not be installed from $CPU_INDEX: trying the default index"
   .venv/bin/python -m pip install --quiet "${TORCH[@]}"; }
-.venv/bin/python -m pip install --quiet -r requirements.txt
-PYTHONPATH="$PWD" .venv/bin/python -c "import torch, coursekit.grading.plugin; print('torch', torch.__version__)"
+# requirements.txt is pinned on the Python that built the upload. Pins that need a newer Python than
+# this one (numpy 2.3 and later need 3.11; Ubuntu 22.04 has 3.10) are relaxed to the newest release
+# that installs here, no newer than the pin.
+.venv/bin/python -m pip install --quiet -r requirements.txt || {
+  echo "NOTE: some pins of requirements.txt do not install on $(.venv/bin/python --version):" \
+       "installing the newest release of each that does, no newer than its pin"
+  .venv/bin/python -m pip install --quiet \
+    -r <(sed -E 's/^([A-Za-z0-9._-]+(\[[^]]*\])?)==/\1<=/' requirements.txt); }
+PYTHONPATH="$PWD" .venv/bin/python -c "import numpy, torch, coursekit.grading.plugin
+print('torch', torch.__version__, 'numpy', numpy.__version__)"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash

@@ -5,6 +5,8 @@ Graders raise these (directly, or through the checks in `checks.py`); the pytest
 Any other exception in a grader is a bug in the grader, reported to staff as such.
 """
 
+from coursekit.grading.gradescope_output import HINT_SEPARATOR
+
 STATUSES = ("passed", "failed", "error in your code", "timed out", "out of memory", "crashed",
             "forbidden API", "not graded")
 
@@ -21,7 +23,7 @@ class GradingFailure(AssertionError):
         self.staff_note = staff_note   # shown in the instructor's terminal, never to the student
 
     def feedback(self):
-        return self.reason + (f"\nHint: {self.hint}" if self.hint else "")
+        return self.reason + (f"{HINT_SEPARATOR}{self.hint}" if self.hint else "")
 
 
 class Mismatch(GradingFailure):

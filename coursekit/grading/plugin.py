@@ -14,6 +14,7 @@ GradingSession (session.py).
 Markers: `exercise(id)` on a grader module, `points(n, task=...)` on each grader test.
 """
 
+import gc
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 from coursekit import paths
 from coursekit.atomic_write import write_json_atomically
 from coursekit.config import ISOLATIONS, CourseConfigError, load_course
+from coursekit.grading import quick_exit
 from coursekit.grading.failures import GradingFailure
 from coursekit.grading.report import summary_lines
 from coursekit.grading.results import exercise_scores, gradescope_results
@@ -30,8 +32,9 @@ from coursekit.grading.sandbox import SandboxUnavailable, choose_isolation
 from coursekit.grading.selection import check_graders, select_exercises
 from coursekit.grading.session import GradingSession, describe, exercise_of, outcome_of
 
-__all__ = ["pytest_addoption", "pytest_configure", "pytest_report_header", "pytest_collection_modifyitems",
-           "pytest_collection_modifyitems_select", "pytest_collection_finish", "student",
+__all__ = ["pytest_addoption", "pytest_configure", "pytest_sessionstart", "pytest_report_header",
+           "pytest_collection_modifyitems", "pytest_collection_modifyitems_select", "pytest_collection_finish",
+           "student",
            "pytest_runtest_makereport", "pytest_runtest_makereport_recorded", "pytest_runtest_teardown",
            "pytest_terminal_summary", "pytest_sessionfinish"]
 
@@ -102,7 +105,13 @@ def pytest_configure(config):
         raise pytest.UsageError(str(error)) from None
     if isolation.warning:
         warnings.warn(SandboxWarning(isolation.warning), stacklevel=1)
-    config.stash[_SESSION] = GradingSession(course, _submission_root(config), isolation)
+    grading = config.stash[_SESSION] = GradingSession(course, _submission_root(config), isolation)
+    grading.start_zygote()
+
+
+def pytest_sessionstart(session):
+    """A run that pytest's command line started ends without the interpreter's teardown (quick_exit.py)."""
+    quick_exit.arm(session)
 
 
 class SandboxWarning(UserWarning):
@@ -140,7 +149,10 @@ def pytest_collection_modifyitems_select(session, config, items):
 
 
 def pytest_collection_finish(session):
+    """Note the graders selected; then freeze what is loaded (torch, the graders): no garbage
+    collection of the run walks it again, nor does the interpreter's, a second, at exit."""
     session.config.stash[_SESSION].items = list(session.items)
+    gc.freeze()
 
 
 @pytest.fixture
@@ -218,7 +230,7 @@ def pytest_sessionfinish(session, exitstatus):
         grading.record_unrun()
         document = gradescope_results(grading.ordered_outcomes(), grading.graded_exercise_ids(),
                                       execution_time=time.monotonic() - grading.started,
-                                      course_id=grading.course.id,
+                                      course=grading.course,
                                       submission=str(grading.submission_root),
                                       sandbox=grading.isolation.as_plain())
         write_json_atomically(target, document)

@@ -5,6 +5,9 @@ scratch folder as working directory. Requests and replies travel over two privat
 the worker prints goes down a third pipe to a reader that keeps only the tail, so nothing the
 student prints can be mistaken for a reply, and a flood of output ends the worker instead of
 filling a disk.
+
+The wire (coursekit/worker/wire.py) imports torch, which takes seconds: it is imported on first
+use, so that a grading run starts its zygote before its own process loads torch (plugin.py).
 """
 
 import collections
@@ -23,7 +26,6 @@ from coursekit.grading.bubblewrap import python_roots_under_tmp
 from coursekit.grading.landlock_tier import devices, readable_paths
 from coursekit.grading.sandbox import worker_rlimits, worker_uid
 from coursekit.grading.zygote_client import clean_environment
-from coursekit.worker import wire
 from coursekit.worker.spawn import SANDBOX_ROOT, SpawnRequest
 
 _LOG_TAIL_BYTES = 2000
@@ -42,6 +44,7 @@ class WorkerSpec:
     threads: int = 1
     limits: Sandbox = Sandbox()
     cpu_seconds: float = 600.0
+    preload: tuple = ()           # libraries the zygote imports before it forks the worker (course.yml `preload`)
 
 
 class WorkerFailure(Exception):
@@ -141,7 +144,7 @@ class WorkerProcess:
                                keep_under_tmp=tuple(python_roots_under_tmp()),
                                refuse=tuple(self.spec.forbidden.get("operators", ())),
                                readable=readable_paths(self.zygote.worker_package) if landlock else (),
-                               devices=devices() if landlock else ())
+                               devices=devices() if landlock else (), preload=tuple(self.spec.preload))
         try:
             self.worker_id = self.zygote.spawn(request, [request_read, reply_write, output_write, *files])
         except BaseException:
@@ -168,6 +171,8 @@ class WorkerProcess:
         return self._exchange(request, seconds, "during this test")
 
     def _exchange(self, message, seconds, during):
+        from coursekit.worker import wire  # imports torch: on first use (see the module's docstring)
+
         deadline = time.monotonic() + seconds
         try:
             wire.write_message(self._request_fd, message, deadline=deadline)

@@ -11,7 +11,7 @@ from coursekit.grading.process import WorkerSpec
 from coursekit.grading.results import TestOutcome
 from coursekit.grading.submission import locate_module_file
 from coursekit.grading.submitted_exercise import SubmittedExercise
-from coursekit.grading.zygote_client import ZygoteClient, preloaded
+from coursekit.grading.zygote_client import ZygoteClient, ZygoteFailure, preloaded
 
 
 class GradingSession:
@@ -29,11 +29,26 @@ class GradingSession:
         self._zygote = None
         self._located = {}           # exercise id -> locate_module_file's answer
 
+    def start_zygote(self):
+        """Start this run's own zygote now, without waiting for it, unless a preloaded one serves.
+
+        Called when the run is configured: the zygote loads torch while this process collects the
+        graders (which load torch too), so a cold start pays for torch once in wall time, not twice.
+        A zygote that fails to start here is started again, and its failure reported, on first use.
+        """
+        if self._zygote is None and preloaded(self.isolation) is None:
+            try:
+                self._zygote = ZygoteClient(self.isolation, self.course.sandbox.scratch_mb << 20, wait=False)
+            except ZygoteFailure:
+                self._zygote = None
+
     def zygote(self):
-        """The zygote that forks this run's workers: the process's preloaded one, or one of its own."""
+        """The zygote that forks this run's workers, ready: the process's preloaded one, or one of its own."""
         if self._zygote is None or not self._zygote.alive:
             scratch_bytes = self.course.sandbox.scratch_mb << 20
             self._zygote = preloaded(self.isolation) or ZygoteClient(self.isolation, scratch_bytes)
+        if isinstance(self._zygote, ZygoteClient):
+            self._zygote.ready()
         return self._zygote
 
     def located(self, exercise_id):
@@ -59,7 +74,8 @@ class GradingSession:
                                   forbidden=exercise_config.forbidden.as_plain(),
                                   limits=self.course.sandbox,
                                   import_seconds=exercise_config.time_limit,
-                                  cpu_seconds=self.course.sandbox.cpu_seconds_for(exercise_config))
+                                  cpu_seconds=self.course.sandbox.cpu_seconds_for(exercise_config),
+                                  preload=exercise_config.preload)
                 handle = SubmittedExercise(exercise_config, spec, self.zygote)
             self.exercises[exercise_id] = handle
         return self.exercises[exercise_id]

@@ -155,6 +155,7 @@ class ZygoteClient(ZygoteConnection):
         self._staged = Path(tempfile.mkdtemp(prefix="kit-zygote-"))
         self._owner = os.getpid()
         self._startup_seconds = startup_seconds
+        self._ready = False
         self._log = tempfile.TemporaryFile()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         super().__init__(ours, isolation, self._staged / WORKER_PACKAGE_NAME, None, self._read_log)
@@ -181,7 +182,11 @@ class ZygoteClient(ZygoteConnection):
         self._zygote_pid = self.process.pid
 
     def ready(self):
-        """Wait until the zygote serves; raises ZygoteFailure if it does not."""
+        """Wait until the zygote serves (at once if it already did); raises ZygoteFailure if it does not."""
+        if self._ready:
+            return self
+        if self._control is None:
+            raise ZygoteFailure(f"the grading sandbox did not start; its output:\n{self.log_tail()}")
         self._control.settimeout(self._startup_seconds)
         try:
             ready = self._receive()
@@ -192,6 +197,7 @@ class ZygoteClient(ZygoteConnection):
             self.close()
             raise ZygoteFailure(f"the grading sandbox did not start: {ready}")
         self._control.settimeout(_CONTROL_SECONDS)
+        self._ready = True
         return self
 
     def _read_log(self, limit=3000):

@@ -36,6 +36,9 @@ class SpawnRequest:
     keep_under_tmp:     folders under /tmp (the Python environment) the private /tmp must keep
     refuse:             the operator patterns the worker refuses (guard.py)
     readable, devices:  the landlock tier's paths the worker may read, and devices it may use
+    preload:            modules the zygote imports (once, before it forks) because the exercise's
+                        code uses them besides torch: course.yml's `preload` (torchvision's
+                        transforms take a second or two, paid once per zygote instead of per worker)
     """
 
     module: str
@@ -50,6 +53,7 @@ class SpawnRequest:
     refuse: tuple = ()
     readable: tuple = ()
     devices: tuple = ()
+    preload: tuple = ()
 
     @property
     def confined(self):
@@ -77,6 +81,6 @@ class SpawnRequest:
         return replace(request, **{name: tuple(getattr(request, name)) for name in _TUPLES})
 
 
-_TUPLES = ("keep_under_tmp", "refuse", "readable", "devices")
+_TUPLES = ("keep_under_tmp", "refuse", "readable", "devices", "preload")
 _FIELD_TYPES = {"module": str, "scenarios": str, "uid": (int, type(None)), "rlimits": dict, "scratch_bytes": int,
                 "tier": str, "scratch": str, "environment": dict, **{name: (list, tuple) for name in _TUPLES}}

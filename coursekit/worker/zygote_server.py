@@ -37,6 +37,7 @@ import os
 import select
 import signal
 import socket
+import sys
 import time
 
 from . import guard, landlock, namespaces, plain, serve, spawned, syscall_filter, wire  # noqa: F401  (loaded once)
@@ -66,6 +67,7 @@ class ZygoteServer:
             raise ValueError(f"spawn takes {len(SPAWN_DESCRIPTORS)} descriptors, not {len(fds)}")
         if request.refuse:
             guard.refusal_targets(request.refuse)
+        _import_libraries(request.preload)
         pid_read, pid_write = os.pipe()
         holder = os.fork()
         if holder == 0:
@@ -226,23 +228,23 @@ class ZygoteServer:
             self._answer_waits()
 
 
-# Libraries the exercises' student code uses besides torch, imported once here rather than in
-# every worker (torchvision's transforms alone take one to two seconds); skipped if not installed.
-STUDENT_LIBRARIES = ("torchvision.transforms.v2",)
-
-
-def _import_student_libraries():
-    for name in STUDENT_LIBRARIES:
+def _import_libraries(names):
+    """Import the libraries a worker's exercise uses besides torch (a spawn request's `preload`), once:
+    every later worker inherits them. One that is not installed is skipped: the student's own
+    import then reports it."""
+    new = [name for name in names if name not in sys.modules]
+    for name in new:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
+    if new:
+        gc.freeze()     # as at start: no worker's garbage collection walks or copies them
 
 
 def main(control_fd):
     control = socket.socket(fileno=control_fd)
     syscall_filter.available()      # loads libseccomp now: a confined worker could not find it
-    _import_student_libraries()
     # The guard's dispatch and function modes import much of torch on first use (about two
     # seconds): a guard that is never installed and whose patterns match nothing pays it here.
     nothing = ("_kit_warm_up_matches_nothing",)
