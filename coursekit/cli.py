@@ -4,6 +4,7 @@
     release [ID ...]      release exercises to assignments/ through nbgrader (default: all)
     grade-class DIR       grade every student folder in DIR (see coursekit/batch/grade_class.py)
     gradescope [ID ...]   build Gradescope's autograder.zip per exercise (see coursekit/gradescope/build.py)
+    nbgrader-prepare ID   after `nbgrader collect ID`: the released notebook for a submission without one
 """
 
 import argparse
@@ -60,6 +61,15 @@ def _gradescope(args, course):
     return 0
 
 
+def _nbgrader_prepare(args, course):
+    from coursekit.gradebook.missing_notebooks import add_missing_notebooks
+    for exercise_id in args.ids:
+        given = add_missing_notebooks(args.course_dir, course.exercise(exercise_id), args.release)
+        print(f"{exercise_id}: the released notebook added for {len(given)} submission(s) without one"
+              + (f": {', '.join(given)}" if given else ""))
+    return 0
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -86,6 +96,16 @@ def main(argv=None):
                               help="a Dask scheduler (tcp://host:8786): grade on its workers")
     class_parser.add_argument("--sandbox", choices=ISOLATIONS, help="override course.yml's sandbox.isolation")
     class_parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    prepare_parser = commands.add_parser(
+        "nbgrader-prepare", help="after `nbgrader collect ID`: give a submission without the notebook the released one",
+        description="Copy the released notebook, marked as added, into every nbgrader submission of the "
+                    "exercises that holds the module but no notebook, so that `nbgrader autograde` grades "
+                    "its module (coursekit/gradebook/missing_notebooks.py).")
+    prepare_parser.add_argument("ids", nargs="+", help="exercise ids")
+    prepare_parser.add_argument("--course-dir", default=".", metavar="DIR",
+                                help="nbgrader's course directory, holding submitted/ (default: here)")
+    prepare_parser.add_argument("--release", default=str(paths.ASSIGNMENTS), metavar="DIR",
+                                help="the released assignments (default: assignments/)")
     from coursekit.gradescope import limits
     gradescope_parser = commands.add_parser(
         "gradescope", help="build Gradescope's autograder.zip: one per exercise, or one for all",
@@ -108,7 +128,7 @@ def main(argv=None):
         course = load_course(args.course)
     except CourseConfigError as error:
         return fail(error)
-    problems = course_problems(course, classes=args.command != "grade-class")
+    problems = course_problems(course, classes=args.command not in ("grade-class", "nbgrader-prepare"))
     if problems:
         return fail_all(f"{course.path.name}: {problem}" for problem in problems)
     if args.command == "check-course":
@@ -122,6 +142,8 @@ def main(argv=None):
         return fail(f"unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})")
     if args.command == "gradescope":
         return _gradescope(args, course)
+    if args.command == "nbgrader-prepare":
+        return _nbgrader_prepare(args, course)
     from coursekit.release import ReleaseError, release
     from coursekit.stubs import SolutionMarkerError
     for exercise_id in args.ids or course.ids:

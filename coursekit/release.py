@@ -4,7 +4,9 @@ Pipeline, in order (each step needs the one before):
 1. stage:    build/nbgrader/source/<id>/ gets everything in solutions/<id>/, with the solution
              module replaced by its generated stub (the notebook keeps its solution cells:
              nbgrader removes those), plus what a student needs to start (coursekit/student_kit.py:
-             requirements.txt, conftest.py, a "Getting started" paragraph in the notebook's first cell).
+             requirements.txt, conftest.py, a "Getting started" paragraph in the notebook's first cell),
+             and one autograded cell per task at the notebook's end (coursekit/gradebook/task_cells.py),
+             which the kit scores in nbgrader's gradebook.
 2. generate: the real `nbgrader generate_assignment` turns the staged folder into the release
              (solutions and outputs cleared, read-only cells locked, checksums recorded).
 3. scan:     every released file is searched for solution markers and solution lines.
@@ -12,6 +14,7 @@ The release folder is assignments/ (see nbgrader_config.py), which is committed:
 and `pytest autograder` grades it by default.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -22,6 +25,8 @@ from pathlib import Path
 import nbformat
 
 from coursekit import paths, student_kit
+from coursekit.config import load_course
+from coursekit.gradebook.task_cells import add_task_cells
 from coursekit.stubs import find_leaks, find_regions, fingerprints_of, make_stub, solution_fingerprints
 
 BUILD = paths.REPO_ROOT / "build" / "nbgrader"
@@ -47,7 +52,7 @@ def stage_source(exercise, staging_root, solutions=paths.SOLUTIONS):
             stub = make_stub(path.read_text(encoding="utf-8"), exercise.id, filename=str(path))
             (target / path.name).write_text(stub, encoding="utf-8")
         elif path.suffix == ".ipynb":
-            notebook = student_kit.add_getting_started(check_notebook(path), exercise)
+            notebook = add_task_cells(student_kit.add_getting_started(check_notebook(path), exercise), exercise)
             nbformat.write(notebook, target / path.name)
         else:
             shutil.copyfile(path, target / path.name)
@@ -83,6 +88,16 @@ def generate_with_nbgrader(exercise_id, source_root, release_root, database):
     if result.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment {exercise_id} failed:\n{result.stdout}{result.stderr}")
     return Path(release_root) / exercise_id
+
+
+def record_due_date(exercise, db_url, course_id):
+    """Give the exercise's nbgrader assignment course.yml's due date, so that nbgrader flags late
+    submissions (the gradebook's `duedate`: naive, in UTC, as nbgrader stores it)."""
+    from nbgrader.api import Gradebook
+
+    due = exercise.due.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    with Gradebook(db_url, course_id=course_id) as gradebook:
+        gradebook.update_or_create_assignment(exercise.id, duedate=due)
 
 
 def notebook_solution_fingerprints(notebook_path):
@@ -135,6 +150,7 @@ def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=pat
     build = Path(build)
     stage_source(exercise, build / "source", solutions)
     candidate = generate_with_nbgrader(exercise.id, build / "source", build / "release", build / "gradebook.db")
+    record_due_date(exercise, f"sqlite:///{(build / 'gradebook.db').resolve()}", load_course(paths.COURSE_FILE).id)
     leaks = scan_for_leaks(candidate, exercise_fingerprints(exercise, solutions))
     if leaks:
         shutil.rmtree(candidate, ignore_errors=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from coursekit import paths
 from coursekit.atomic_write import write_atomically, write_json_atomically
 from coursekit.batch.csv_export import write_class_csv
+from coursekit.batch.lateness import late_text
 from coursekit.batch.layout import find_submissions
 from coursekit.config import load_course
 
@@ -42,6 +43,7 @@ class ClassGrading:
         self.submissions = find_submissions(root, exclude=[self.out])
         self.fingerprint = grader_fingerprint(options.course)
         self.graded = {}           # student -> (results or None, status)
+        self.late = {submission.student: late_text(submission.folder, self.course) for submission in self.submissions}
         self.todo, self.stale, self.failures = [], [], {}
         for submission in self.submissions:
             stored = self._stored(submission.student)
@@ -62,7 +64,7 @@ class ClassGrading:
             return None
 
     def write_csv(self):
-        write_class_csv(self.out / "grades.csv", self.course, self.graded)
+        write_class_csv(self.out / "grades.csv", self.course, self.graded, self.late)
 
     def record(self, student, result):
         """Write one student's log and results (a GradingResult), and the class CSV."""
