@@ -4,17 +4,15 @@ Release with `python -m coursekit release` rather than `nbgrader generate_assign
 it first stages build/nbgrader/source/<id>/ with the generated stub in place of the reference
 module, then runs nbgrader on it, then scans the release for solution code.
 
-Grading with nbgrader (README: "Grading with nbgrader"): `nbgrader autograde ID` executes each
-student's notebook with the student's own module (exclude_overwriting: never the released stub),
-then calls the kit's hook, which grades the module in the kit's sandbox and writes each task's
-points and feedback into the gradebook and the autograded notebook (coursekit/gradebook/).
+Grading with nbgrader (README: "Grading with nbgrader"): `nbgrader autograde ID` runs no student
+notebook; its first step grades each student's own module (exclude_overwriting: never the released
+stub) with the kit, in the kit's sandbox, and gives each task cell its points and feedback, which
+nbgrader then saves (coursekit/gradebook/kit_scores.py).
 """
-
-from pathlib import Path
 
 from coursekit import paths
 from coursekit.config import load_course
-from coursekit.gradebook.autograde_hook import configure_autograde
+from coursekit.gradebook.kit_scores import configure_autograde
 
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
@@ -27,6 +25,6 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".pyte
 c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your answer")'}
 
-# Autograde: keep each student's own module, and score the kit's task cells with the kit's graders,
-# in nbgrader's process, never in the notebook's kernel (coursekit/gradebook/autograde_hook.py).
-configure_autograde(c, Path(__file__).resolve().parent)
+# Autograde: keep each student's own module; run no notebook (its code would run unconfined, beside the
+# hidden graders); score the task cells with the kit's graders (coursekit/gradebook/kit_scores.py).
+configure_autograde(c)

@@ -85,8 +85,9 @@ def main(argv=None):
     class_parser = commands.add_parser(
         "grade-class", help="grade a folder of submissions: results.json per student and a class CSV",
         description="Grade every student folder in DIR (nbgrader's submitted/<student>/, or "
-                    "<student>/ holding <id>/<id>.py or <id>.py). Exit status 0 when every "
-                    "submission was graded, whatever the scores.")
+                    "<student>/ holding <id>/<id>.py or <id>.py); one student's own folder is refused. "
+                    "Writes OUT/<student>/results.json and OUT/grades.csv (its first row: the points "
+                    "possible). Exit status 0 when every submission was graded, whatever the scores.")
     class_parser.add_argument("submissions", metavar="DIR", help="the class's submissions")
     class_parser.add_argument("--out", default="grades", help="where results go (default: ./grades)")
     class_parser.add_argument("--jobs", "-j", type=int, default=None,

@@ -220,6 +220,8 @@ def _read_exercise(source, mapping, where):
     due = reader.take("due", _is_date, "a date such as 2027-01-15 or 2027-01-15T23:59:00+00:00")
     if not isinstance(due, datetime.datetime):
         due = datetime.datetime.combine(due, datetime.time(23, 59, tzinfo=datetime.timezone.utc))
+    elif due.tzinfo is None:
+        due = due.replace(tzinfo=datetime.timezone.utc)      # a time without an offset is UTC, as a bare date's
     return Exercise(
         id=exercise_id,
         title=reader.take("title", _is_text, "a non-empty string"),

@@ -37,6 +37,11 @@ def test_defaults_and_types():
     assert exercise.preload == ()
 
 
+def test_a_due_time_without_an_offset_is_utc():
+    course = parse_course(VALID.replace("    due: 2027-01-29", "    due: 2027-01-29T12:00:00"))
+    assert course.exercise("batchnorm").due.isoformat() == "2027-01-29T12:00:00+00:00"
+
+
 def test_preload_names_modules():
     course = parse_course(VALID.replace("    points: 5", "    points: 5\n    preload: [torchvision.transforms.v2]"))
     assert course.exercise("batchnorm").preload == ("torchvision.transforms.v2",)

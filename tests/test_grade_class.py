@@ -17,7 +17,7 @@ import pytest
 
 from coursekit import paths
 from coursekit.batch.client import GradingServer
-from coursekit.batch.csv_export import class_rows
+from coursekit.batch.csv_export import POINTS_POSSIBLE, class_rows
 from coursekit.batch.grade_class import grade_class
 from coursekit.batch.layout import LayoutError, find_submissions
 from coursekit.batch.plan import plan
@@ -49,8 +49,11 @@ def make_class(root):
 
 
 def read_csv(path):
+    """The class CSV's student rows (the points-possible row, which comes first, checked and left out)."""
     with open(path, newline="") as stream:
-        return list(csv.DictReader(stream))
+        rows = list(csv.DictReader(stream))
+    assert rows[0]["student"] == POINTS_POSSIBLE
+    return rows[1:]
 
 
 def test_both_layouts_are_found_and_the_output_folder_is_not_a_student(tmp_path):
@@ -111,11 +114,26 @@ def test_every_student_gets_results_and_a_csv_row(graded_class):
     assert list(rows) == ["ada", "bo", "cy", "di"]
     assert rows["ada"]["batchnorm"] == "74" and rows["ada"]["total"] == "74"
     assert rows["bo"]["total"] == "0" and rows["cy"]["total"] == "0"
-    assert all(row["status"] == "graded" for row in rows.values())
+    course = load_course(paths.COURSE_FILE)
+    missing = {exercise_id: f"{exercise_id}: missing" for exercise_id in course.ids}
+    assert rows["ada"]["status"] == "; ".join(["graded", *list(missing.values())[1:]])
+    assert rows["bo"]["status"] == "; ".join(["graded", *list(missing.values())[2:]])   # stubs: graded, scoring 0
+    assert rows["cy"]["status"].startswith("graded; batchnorm: not loaded: ")
+    assert rows["di"]["status"] == "; ".join(["graded", *missing.values()])
     for student in rows:
         results = json.loads((out / student / "results.json").read_text())
         assert results["max_score"] == sum(e.points for e in load_course(paths.COURSE_FILE).exercises)
         assert results["extra_data"]["batch"]["student"] == student
+
+
+def test_the_run_ends_with_the_class_and_each_exercises_mean(graded_class):
+    _, out, _, lines = graded_class
+    rows = read_csv(out / "grades.csv")
+    assert lines[-3].startswith("class: 4 student(s), 4 graded, 0 not graded (grader failed); 4 of the graded")
+    means = [f"{exercise.id} {sum(float(row[exercise.id]) for row in rows) / len(rows):g} / {exercise.points}"
+             for exercise in load_course(paths.COURSE_FILE).exercises]
+    assert lines[-2].startswith(f"mean score of the 4 graded: {', '.join(means)}; total ")
+    assert lines[-1].startswith(f"class CSV: {out / 'grades.csv'}")
 
 
 def test_one_students_exit_at_import_costs_only_that_student(graded_class):
@@ -149,6 +167,8 @@ def test_a_rerun_grades_only_what_is_missing_and_regrade_grades_all(graded_class
     grade_class(root, copy, jobs=2, regrade=True, progress=False, echo=lines.append)
     assert lines[0].startswith("graded 4 of 4")
     assert not any("other graders" in line for line in lines)
+    assert json.loads((copy / "ada" / "results.previous.json").read_text())["extra_data"]["batch"]["fingerprint"] == \
+        "older-graders"                                     # a regrade sets the earlier results aside
     assert read_csv(copy / "grades.csv") == read_csv(out / "grades.csv")
 
 
@@ -269,6 +289,7 @@ def test_an_interrupted_run_keeps_what_it_graded_says_so_and_leaves_nothing_behi
     assert run.returncode == 130, output
     saved = sorted(path.parent.name for path in out.glob("*/results.json"))
     assert f"interrupted: {len(saved)} of 12 submission(s) were graded and saved" in output
+    assert f"grade-class {root} --out {out} --jobs 1 --sandbox {sandbox}\n" in output     # the command for the rest
     assert 1 <= len(saved) < 12
     assert [row["student"] for row in read_csv(out / "grades.csv")] == saved
     assert all(json.loads((out / student / "results.json").read_text())["score"] > 0 for student in saved)

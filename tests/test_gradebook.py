@@ -1,4 +1,4 @@
-"""The kit's task cells and the hook's pieces, on hand-made results (no grading, no nbgrader run).
+"""The kit's task cells and the autograde step's pieces, on hand-made results (no grading, no nbgrader run).
 
 The whole loop with nbgrader's real commands is tests/test_nbgrader_loop.py.
 """
@@ -7,7 +7,7 @@ import nbformat
 
 from coursekit import paths
 from coursekit.config import load_course
-from coursekit.gradebook.autograde_hook import write_feedback
+from coursekit.gradebook.kit_scores import task_outputs
 from coursekit.gradebook.task_cells import add_task_cells, grade_id, task_of, visible_source
 from coursekit.gradebook.task_scores import task_scores
 
@@ -48,14 +48,17 @@ def test_a_module_that_was_not_graded_costs_every_task_with_its_reason():
     assert all(score.points == 0 and "no file named batchnorm.py" in score.markdown for score in scores.values())
 
 
-def test_the_feedback_replaces_a_task_cells_output_and_hides_its_hidden_part(tmp_path):
-    path = tmp_path / "batchnorm.ipynb"
-    notebook = add_task_cells(nbformat.v4.new_notebook(), EXERCISE)
-    cell = next(cell for cell in notebook.cells if cell.metadata["nbgrader"]["grade_id"] == grade_id("BatchNorm"))
-    cell.outputs = [nbformat.v4.new_output("error", ename="RuntimeError", evalue="not scored", traceback=[])]
-    nbformat.write(notebook, path)
-    write_feedback(path, task_scores({"tests": [result("BatchNorm", "Keeps running stats.", 1, 4, "why")]}, EXERCISE))
-    written = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.get("id") == grade_id("BatchNorm"))
-    assert [output.output_type for output in written.outputs] == ["display_data"]
-    assert written.outputs[0].data["text/plain"].startswith("1 of 26 points")
-    assert "HIDDEN" not in written.source and "raise" not in written.source
+def test_nbgrader_reads_a_task_cells_outputs_as_the_kits_points():
+    """nbgrader's own determine_grade is the oracle: partial credit from the number, 0 from the error."""
+    from nbgrader.utils import determine_grade
+
+    results = {"tests": [result("BatchNorm", "Keeps running stats.", 1.5, 4, "why"),
+                         result("BatchNorm", "Has gamma.", 0, 22, "why not")]}
+    for points in (1.5, 0.0):
+        if points == 0.0:
+            results["tests"][0]["score"] = 0
+        cell = nbformat.v4.new_code_cell("# Autograded")
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "points": 26, "grade_id": grade_id("BatchNorm")}
+        cell.outputs = task_outputs(task_scores(results, EXERCISE)["BatchNorm"])
+        assert determine_grade(cell) == (points, 26.0)
+        assert cell.outputs[0].data["text/plain"].startswith(f"{points:g} of 26 points")

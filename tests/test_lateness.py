@@ -32,3 +32,8 @@ def test_only_exercises_handed_in_after_their_due_date_are_late(tmp_path):
 def test_the_class_csv_has_a_late_column():
     rows = class_rows(COURSE, {"a": (None, "graded"), "b": (None, "graded")}, {"a": "dropout 0 h 5 min"})
     assert [(row["student"], row["late"]) for row in rows] == [("a", "dropout 0 h 5 min"), ("b", "")]
+
+
+def test_a_timestamp_in_another_zone_counts_in_utc_and_seconds_late_are_late(tmp_path):
+    hand_in(tmp_path, "batchnorm", "2027-01-30 00:59:30.000000 CET")      # 23:59:30 UTC: 30 s after the due time
+    assert late_text(tmp_path, COURSE) == "batchnorm 0 h 1 min"

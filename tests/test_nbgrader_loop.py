@@ -2,7 +2,8 @@
 
 A course directory in nbgrader's layout, configured as the repository's nbgrader_config.py is
 (configure_autograde), with batchnorm (the quickest notebook) released from the staged source and
-four submissions in the exchange's inbound folder: the reference, the untouched stub, a catalogued
+four submissions in the exchange's inbound folder: the reference, the untouched stub (its notebook
+forging full marks on the task cells, and a cell that would show if it ran), a catalogued
 mutant handed in late and without the notebook, and a module with a syntax error. Then, as an
 instructor: `nbgrader collect`, `python -m coursekit nbgrader-prepare`, `nbgrader autograde`, a
 written answer graded through the gradebook as the formgrader would, `nbgrader export` and
@@ -18,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from coursekit import paths, release
@@ -33,12 +35,12 @@ WRITTEN_ANSWER = "bn_written_answer"
 MUTANT = "unbiased_var_in_normalisation"        # task batch_norm
 ON_TIME, LATE = "2027-01-20 10:00:00.000000 UTC", "2027-02-03 10:00:00.000000 UTC"
 
-CONFIG = '''from coursekit.gradebook.autograde_hook import configure_autograde
+CONFIG = '''from coursekit.gradebook.kit_scores import configure_autograde
 c = get_config()
 c.CourseDirectory.course_id = "{course_id}"
 c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 c.Exchange.root = "{root}/exchange"
-configure_autograde(c, "{root}")
+configure_autograde(c)
 '''
 
 
@@ -48,6 +50,19 @@ def nbgrader(course_root, *args):
                          text=True, env=environment, timeout=600)
     assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
     return run
+
+
+def forged_notebook(released, folder, marker):
+    """The released notebook with a forged full-marks output on every task cell, and a first code cell
+    that would leave `marker` behind if anyone ran it."""
+    notebook = nbformat.read(released, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("kit_"):
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1000"}, execution_count=1)]
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(f"open({str(marker)!r}, 'w').write('ran')"))
+    path = folder / "forged.ipynb"
+    nbformat.write(notebook, path)
+    return path
 
 
 def _hand_in(inbound, student, module_source, timestamp, notebook):
@@ -71,8 +86,9 @@ def course(tmp_path_factory):
     inbound = root / "exchange" / COURSE_ID / "inbound"
     mutant = next(s for s in load_catalogue(CATALOGUE_DIR / f"{EXERCISE}.yml") if s.id == MUTANT)
     reference = reference_source(EXERCISE)
+    forged = forged_notebook(released_notebook, root, root / "notebook-code-ran")
     for student, source, timestamp, notebook in [
-            ("ada", reference, ON_TIME, released_notebook), ("bo", stub_source(EXERCISE), ON_TIME, released_notebook),
+            ("ada", reference, ON_TIME, released_notebook), ("bo", stub_source(EXERCISE), ON_TIME, forged),
             ("cy", mutant.source, LATE, None), ("di", "def batch_norm(:\n", ON_TIME, released_notebook)]:
         _hand_in(inbound, student, source, timestamp, notebook)
     nbgrader(root, "collect", EXERCISE)
@@ -105,6 +121,12 @@ def code_lines(path):
 
 def test_autograde_keeps_each_students_own_module(course):
     assert (course / "autograded" / "ada" / EXERCISE / f"{EXERCISE}.py").read_text() == reference_source(EXERCISE)
+
+
+def test_no_notebook_code_runs_and_no_handed_in_output_scores(course):
+    assert not (course / "notebook-code-ran").exists()      # bo's first cell would have written it
+    with _gradebook(course) as gradebook:                      # bo forged 1000 points on every task cell
+        assert gradebook.find_submission(EXERCISE, "bo").score == 0
 
 
 def test_the_gradebook_holds_the_kits_points_per_task(course):

@@ -15,18 +15,21 @@ def submitted_at(exercise_folder):
         text = (Path(exercise_folder) / "timestamp.txt").read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
+    from nbgrader.utils import parse_utc  # nbgrader's own reading: any zone it writes, in UTC
+
     try:
-        moment = datetime.datetime.fromisoformat(text.removesuffix("UTC").strip())
-    except ValueError:
+        moment = parse_utc(text)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def _duration(delta):
-    hours = int(delta.total_seconds() // 3600)
+    minutes = -(-int(delta.total_seconds()) // 60)       # rounded up: a second late is late
+    hours = minutes // 60
     if hours >= 24:
         return f"{hours // 24} d {hours % 24} h"
-    return f"{hours} h {int(delta.total_seconds() % 3600 // 60)} min"
+    return f"{hours} h {minutes % 60} min"
 
 
 def late_text(student_folder, course):

@@ -1,1 +1,1 @@
-"""nbgrader's gradebook with the kit's scores: the task cells of a release, and the autograde hook."""
+"""nbgrader's gradebook with the kit's scores: a release's task cells, and the autograde step that scores them."""

@@ -3,16 +3,16 @@
 The release (coursekit/release.py) appends them to each exercise's notebook, so nbgrader's
 gradebook has one autograded grade per task, out of course.yml's points, beside the written
 answer graded by hand. A student sees a locked cell that says what grades the task. Its hidden
-part (nbgrader strips it from the release) fails, so a task cell scores 0 unless the kit scored
-it: `nbgrader autograde` runs the kit's hook (autograde_hook.py), which grades the student's module
-in the sandbox and writes each task's points and feedback over the cell's.
+part (nbgrader strips it from the release) fails, so that a task cell scores 0, never full marks,
+if nbgrader ever ran it: with the course's configuration nbgrader runs no notebook, and
+`nbgrader autograde`'s KitScores step (kit_scores.py) gives each task cell its points and feedback
+from the kit's grading of the student's module.
 """
 
 import nbformat
 
 GRADE_ID_PREFIX = "kit_"
-NOT_SCORED = ("this task is scored by the course kit's hook (nbgrader_config.py: Autograde.post_convert_hook), "
-              "which did not run")
+NOT_SCORED = "scored by the course kit's step of nbgrader autograde (nbgrader_config.py), not by running this cell"
 
 
 def grade_id(task):
