@@ -149,7 +149,7 @@ def main(argv=None):
     from coursekit.stubs import SolutionMarkerError
     for exercise_id in args.ids or course.ids:
         try:
-            released = release(course.exercise(exercise_id))
+            released = release(course.exercise(exercise_id), course_id=course.id)
         except (ReleaseError, SolutionMarkerError) as error:
             return fail(error, code=1)
         print(f"released {exercise_id} -> {released.relative_to(paths.REPO_ROOT)}")

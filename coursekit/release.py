@@ -141,8 +141,9 @@ def scan_for_leaks(folder, fingerprints):
     return leaks
 
 
-def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=paths.SOLUTIONS):
-    """Stage, generate and scan one exercise, then put it in release_root/<id>.
+def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=paths.SOLUTIONS, course_id=None):
+    """Stage, generate and scan one exercise, then put it in release_root/<id>; record its due date in
+    the gradebook of nbgrader's course `course_id` (default: course.yml's).
 
     The release is built and scanned under `build` first: when any step fails, the folder
     already in release_root is left exactly as it was.
@@ -150,7 +151,8 @@ def release(exercise, release_root=paths.ASSIGNMENTS, build=BUILD, solutions=pat
     build = Path(build)
     stage_source(exercise, build / "source", solutions)
     candidate = generate_with_nbgrader(exercise.id, build / "source", build / "release", build / "gradebook.db")
-    record_due_date(exercise, f"sqlite:///{(build / 'gradebook.db').resolve()}", load_course(paths.COURSE_FILE).id)
+    record_due_date(exercise, f"sqlite:///{(build / 'gradebook.db').resolve()}",
+                    course_id or load_course(paths.COURSE_FILE).id)
     leaks = scan_for_leaks(candidate, exercise_fingerprints(exercise, solutions))
     if leaks:
         shutil.rmtree(candidate, ignore_errors=True)

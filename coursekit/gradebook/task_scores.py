@@ -18,11 +18,6 @@ class TaskScore:
     summary: str        # one line, plain text
     markdown: str       # the summary, then every lost point with what was checked and the hint
 
-    @classmethod
-    def not_graded(cls):
-        line = "The course kit could not grade this submission; your instructor has been told."
-        return cls(0.0, 0.0, line, line)
-
 
 def _task_score(task, tests, max_points):
     points = sum(test["score"] for test in tests)
