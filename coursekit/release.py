@@ -72,6 +72,12 @@ def check_notebook(path):
         raise ReleaseError(f"{path}: not a valid notebook ({type(error).__name__}: {message})") from None
 
 
+def nbgrader_environment():
+    """The environment for an nbgrader command: it runs its database migrations with the `alembic`
+    script installed beside this Python, so that folder comes first on PATH."""
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
 def generate_with_nbgrader(exercise_id, source_root, release_root, database):
     """Run `nbgrader generate_assignment` on source_root/<id>, writing release_root/<id>."""
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", exercise_id, "--force",
@@ -81,10 +87,8 @@ def generate_with_nbgrader(exercise_id, source_root, release_root, database):
                f"--CourseDirectory.db_url=sqlite:///{Path(database).resolve()}",
                "--log-level=WARN"]
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # nbgrader runs its database migrations with the `alembic` script installed beside Python.
-    environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                                          os.environ.get("PATH", "")])}
-    result = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True, env=environment)
+    result = subprocess.run(command, cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                            env=nbgrader_environment())
     if result.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment {exercise_id} failed:\n{result.stdout}{result.stderr}")
     return Path(release_root) / exercise_id

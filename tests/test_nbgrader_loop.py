@@ -13,11 +13,9 @@ written answer graded through the gradebook as the formgrader would, `nbgrader e
 import ast
 import csv
 import html
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -45,9 +43,8 @@ configure_autograde(c)
 
 
 def nbgrader(course_root, *args):
-    environment = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_root, capture_output=True,
-                         text=True, env=environment, timeout=600)
+                         text=True, env=release.nbgrader_environment(), timeout=600)
     assert run.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
     return run
 

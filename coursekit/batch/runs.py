@@ -43,16 +43,21 @@ class GradingResult:
     problem: str = ""
 
 
-def _failure(exercise_ids, results, code, seconds):
+def grading_failure(exercise_ids, results, code, seconds, log="grading.log"):
+    """Why a grading run of `exercise_ids` is the grader's failure, not a score, or "" when it is a score.
+
+    `results`: its results.json document (None: none written); `code`: pytest's exit status (None:
+    stopped after `seconds`); `log`: where its output is, for the message.
+    """
     names = ", ".join(exercise_ids)
     if code is None:
         return f"grading {names} took longer than {seconds:g} s and was stopped"
     if results is None or code not in (0, 1):
         graders = f"the {names} grader" if len(exercise_ids) == 1 else f"the graders of {names}"
-        return f"{graders} failed (pytest exit code {code}); see grading.log"
+        return f"{graders} failed (pytest exit code {code}); see {log}"
     broken = [test["extra_data"]["test"] for test in results["tests"] if test["extra_data"]["status"] == "grader error"]
     if broken:
-        return f"grader error in {len(broken)} test(s), first {broken[0]}; see grading.log"
+        return f"grader error in {len(broken)} test(s), first {broken[0]}; see {log}"
     return ""
 
 
@@ -76,7 +81,7 @@ def grade_exercises(folder, exercises, options, server):
             return GradingResult(None, "", f"the grading server failed: {error}")
         results = json.loads(results_path.read_text()) if results_path.exists() else None
         log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    problem = _failure(ids, results, code, seconds)
+    problem = grading_failure(ids, results, code, seconds)
     return GradingResult(results if not problem else None, log, problem)
 
 

@@ -14,6 +14,8 @@ the test's `output` is its feedback as a Markdown code block (coursekit/grading/
 
 import re
 
+from coursekit.grading.gradescope_output import feedback_reason
+
 GRADED, GRADER_FAILED = "graded", "grader failed"
 NOT_GRADED = "not graded"           # coursekit/grading/failures.py: SubmissionUnavailable.status
 _LONGEST_REASON = 80
@@ -26,12 +28,6 @@ _IMPORT_RAISED = re.compile(r"^importing \S+ raised (?P<type>[\w.]+): .*?(?:\(at
                             r"(?:, in [^()]*)?\))?$", re.DOTALL)
 # "dropout.py could not be loaded: your code exited with code 0 while being imported"
 _NOT_LOADED = re.compile(r"^\S+ could not be loaded: (?:your code )?(?P<why>.*)$", re.DOTALL)
-
-
-def feedback_text(output):
-    """A test's feedback from its Markdown `output`: the reason's code block, unindented (the hint dropped)."""
-    block = output.split("\n\n**Hint:**")[0]
-    return "\n".join(line.removeprefix("    ") for line in block.splitlines()).strip()
 
 
 def _shortened(text):
@@ -63,7 +59,7 @@ def not_graded_exercises(results):
     for test in results.get("tests", []):
         exercise_id = test["tags"][0]
         if test.get("extra_data", {}).get("status") == NOT_GRADED and exercise_id not in reasons:
-            reasons[exercise_id] = not_graded_reason(feedback_text(test.get("output", "")), len(test["tags"]) == 1)
+            reasons[exercise_id] = not_graded_reason(feedback_reason(test.get("output", "")), len(test["tags"]) == 1)
     return reasons
 
 

@@ -31,11 +31,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from coursekit import paths
+from coursekit.batch.runs import ClassOptions, grading_failure
 from coursekit.config import load_course
 from coursekit.gradebook.task_cells import task_of, visible_source
 from coursekit.gradebook.task_scores import task_scores
-
-GRADING_SLACK_SECONDS = 120     # beyond the exercise's time budget: Python, torch, the sandbox, the graders
 
 
 class KitGradingError(RuntimeError):
@@ -43,8 +42,10 @@ class KitGradingError(RuntimeError):
 
 
 def grade_folder(folder, exercise, course_file=paths.COURSE_FILE):
-    """Grade exercise's module in `folder` with the kit, in a subprocess; returns results.json's document."""
-    seconds = exercise.time_budget + GRADING_SLACK_SECONDS
+    """Grade exercise's module in `folder` with the kit, in a subprocess, within grade-class's limit for
+    one exercise (runs.py); returns results.json's document, or raises KitGradingError as grade-class
+    reports a grader's failure."""
+    seconds = ClassOptions().limit(exercise)
     with tempfile.TemporaryDirectory(prefix="kit-nbgrader-") as scratch:
         results = Path(scratch) / "results.json"
         command = [sys.executable, "-m", "pytest", str(paths.AUTOGRADER), "--submission", str(folder),
@@ -54,16 +55,15 @@ def grade_folder(folder, exercise, course_file=paths.COURSE_FILE):
                                    text=True, start_new_session=True)
         try:
             output, _ = process.communicate(timeout=seconds)
+            code = process.returncode
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)     # the grader and everything it started
-            process.wait()
-            raise KitGradingError(f"the kit's grading took more than {seconds:g} s") from None
+            output, _ = process.communicate()
+            code = None
         document = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else None
-    if document is None or process.returncode not in (0, 1):
-        raise KitGradingError(f"the kit's grading failed (exit status {process.returncode}):\n{output[-2000:]}")
-    broken = [test["name"] for test in document["tests"] if test["extra_data"]["status"] == "grader error"]
-    if broken:
-        raise KitGradingError(f"grader error in {len(broken)} test(s), first {broken[0]}:\n{output[-2000:]}")
+    problem = grading_failure([exercise.id], document, code, seconds, log="its output below")
+    if problem:
+        raise KitGradingError(f"{problem}:\n{output[-2000:]}")
     return document
 
 

@@ -9,9 +9,10 @@ escaped prose, which wraps.
 
 from collections import defaultdict
 
-from coursekit.grading.markdown_text import code_block, code_span, escaped
+from coursekit.grading.markdown_text import CODE_INDENT, code_block, code_span, escaped
 
 HINT_SEPARATOR = "\nHint: "     # between a failure's reason and its hint in its feedback (failures.py)
+HINT_HEADING = "**Hint:**"      # before the hint in the Markdown feedback
 
 WHEN_SHOWN = {"after_due_date": "shown after the due date", "after_published": "shown when grades are published",
               "hidden": "not shown to students"}       # Gradescope's visibilities other than "visible"
@@ -22,8 +23,14 @@ def feedback_markdown(feedback):
     reason, separator, hint = feedback.rpartition(HINT_SEPARATOR)
     if not separator:
         reason, hint = feedback, ""
-    parts = [code_block(reason), f"**Hint:** {escaped(hint)}" if hint.strip() else ""]
+    parts = [code_block(reason), f"{HINT_HEADING} {escaped(hint)}" if hint.strip() else ""]
     return "\n\n".join(part for part in parts if part)
+
+
+def feedback_reason(markdown):
+    """A failed test's reason as written: feedback_markdown's code block read back, without the hint."""
+    block = markdown.split(f"\n\n{HINT_HEADING}")[0]
+    return "\n".join(line.removeprefix(CODE_INDENT) for line in block.splitlines()).strip()
 
 
 def _tests(count):

@@ -17,6 +17,7 @@ _REFERENCES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "~": "&#12
 _INLINE = re.compile("[" + re.escape(_BACKSLASHED + "".join(_REFERENCES)) + "]")
 _BLOCK_START = re.compile(r"^([#+=\-]|\d+[.)])")     # "# x", "- x", "===", "1. x", "2) x"
 _HARD_BREAK = "  \n"                                  # two spaces, then the newline
+CODE_INDENT = "    "                                  # what makes a line part of a code block
 
 
 def _escaped_line(line):
@@ -45,4 +46,4 @@ def code_block(text):
 
     A code block cannot interrupt a paragraph: put a blank line before it (and after it).
     """
-    return "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
+    return "\n".join(f"{CODE_INDENT}{line}" if line.strip() else "" for line in text.splitlines())
