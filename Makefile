@@ -5,6 +5,9 @@
 # real Docker container as Gradescope does: the landlock tier, the reference and the red-team suite),
 # and make gradescope-docker-check [EXERCISE=batchnorm] (build an autograder.zip's image as Gradescope
 # does, from a fresh Ubuntu 22.04 root, and grade the reference, the stub and broken uploads in it).
+# make report-check grades a generated class and opens its report.html in headless Chromium (offline,
+# every plot drawn; installs Debian's chromium where it can); make mistake-signatures grades every
+# catalogued mistake again and writes autograder/mistake_signatures.json, which the report's diagnosis reads.
 # make setup TORCH=cpu installs PyTorch's CPU-only build (on a fresh checkout, or after rm -rf .venv).
 
 PYTHON ?= python3
@@ -24,7 +27,8 @@ else
 GRADE_TARGET := --submission $(SUBMISSION)
 endif
 
-.PHONY: setup sandbox grade test release gradescope bench clean docker-check gradescope-docker-check
+.PHONY: setup sandbox grade test release gradescope bench clean docker-check gradescope-docker-check \
+        report-check mistake-signatures
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +70,7 @@ release: setup
 # Gradescope's autograder.zip per exercise: make gradescope GRADESCOPE_ARGS="--memory 6144 --timeout 900"
 # (the container's memory and timeout set on Gradescope; python -m coursekit gradescope --help)
 GRADESCOPE_ARGS ?=
+REPORT_CHECK_ARGS ?=     # e.g. --readme-image docs/class-report.png
 gradescope: setup
 	$(BIN)/python -m coursekit gradescope --out build/gradescope $(GRADESCOPE_ARGS)
 
@@ -82,6 +87,18 @@ docker-check: setup
 
 gradescope-docker-check: setup
 	bash tests/docker/gradescope_image.sh $(or $(strip $(EXERCISE)),batchnorm)
+
+report-check: setup
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+	    { echo "ERROR: could not install chromium"; exit 1; }; \
+	  else echo "ERROR: install Chromium first (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; fi; }
+	$(BIN)/python tests/report_check.py $(REPORT_CHECK_ARGS)
+
+mistake-signatures: setup
+	$(BIN)/python tests/mistake_signatures.py
 
 clean:
 	rm -rf build $(RESULTS)

@@ -16,7 +16,6 @@ cloud machine it drifts, and timings compare only at like speeds.
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -29,41 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from coursekit import paths  # noqa: E402
 from coursekit.config import load_course  # noqa: E402
 
-from catalogues import load_catalogue  # noqa: E402  (builds the catalogued submissions)
+from demo_class import generate_class  # noqa: E402  (draws the class from the catalogued submissions)
 from timing import machine_speed  # noqa: E402
-
-MIX = {"reference": 0.4, "stub": 0.2, "mutant": 0.4}
-
-
-def mutants(exercise_id):
-    """Every catalogued mutant of an exercise (tests/mutants/<id>.yml), as source text."""
-    catalogue = ROOT / "tests" / "mutants" / f"{exercise_id}.yml"
-    if not catalogue.exists():
-        return []
-    return [entry.source for entry in load_catalogue(catalogue) if entry.kind == "mutant"]
-
-
-def generate_class(root, students, seed=0):
-    """`students` folders under root/submitted/ (nbgrader's layout); returns how many of each kind."""
-    draw = random.Random(seed)
-    course = load_course(paths.COURSE_FILE)
-    sources = {}
-    for exercise in course.exercises:
-        reference = (paths.SOLUTIONS / exercise.id / exercise.module_file).read_text()
-        stub = (paths.ASSIGNMENTS / exercise.id / exercise.module_file).read_text()
-        sources[exercise.id] = {"reference": [reference], "stub": [stub], "mutant": mutants(exercise.id)}
-    counts = {kind: 0 for kind in MIX}
-    for number in range(students):
-        student = f"student{number:03d}"
-        for exercise in course.exercises:
-            kinds = [kind for kind in MIX if sources[exercise.id][kind]]
-            kind = draw.choices(kinds, weights=[MIX[k] for k in kinds])[0]
-            counts[kind] += 1
-            folder = root / "submitted" / student / exercise.id
-            folder.mkdir(parents=True)
-            text = f"# {student}\n" + draw.choice(sources[exercise.id][kind])
-            (folder / exercise.module_file).write_text(text)
-    return counts
 
 
 def command_seconds(root, out, jobs):

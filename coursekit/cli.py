@@ -5,6 +5,7 @@
     grade-class DIR       grade every student folder in DIR (see coursekit/batch/grade_class.py)
     gradescope [ID ...]   build Gradescope's autograder.zip per exercise (see coursekit/gradescope/build.py)
     nbgrader-prepare ID   after `nbgrader collect ID`: the released notebook for a submission without one
+    report GRADES_DIR     the class report and each student's feedback pages (see coursekit/report/)
 """
 
 import argparse
@@ -70,6 +71,18 @@ def _nbgrader_prepare(args, course):
     return 0
 
 
+def _report(args, course):
+    from coursekit.report.class_results import ReportError
+    from coursekit.report.write import write_report
+    try:
+        written = write_report(args.grades, course)
+    except ReportError as error:
+        return fail(error)
+    print(f"class report: {written.report}; feedback pages for {written.feedback_pages} student(s): "
+          f"{args.grades}/<student>/feedback.html and feedback.md")
+    return 0
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -107,6 +120,12 @@ def main(argv=None):
                                 help="nbgrader's course directory, holding submitted/ (default: here)")
     prepare_parser.add_argument("--release", default=str(paths.ASSIGNMENTS), metavar="DIR",
                                 help="the released assignments (default: assignments/)")
+    report_parser = commands.add_parser(
+        "report", help="the class report and each student's feedback pages, from grade-class's results",
+        description="Write GRADES_DIR/report.html (scores, each test's pass rate, the catalogued mistakes the "
+                    "class made, what timed out or crashed, grading time) and GRADES_DIR/<student>/feedback.html "
+                    "and feedback.md, from the results grade-class wrote there (it writes them itself too).")
+    report_parser.add_argument("grades", metavar="GRADES_DIR", help="grade-class's --out folder (grades by default)")
     from coursekit.gradescope import limits
     gradescope_parser = commands.add_parser(
         "gradescope", help="build Gradescope's autograder.zip: one per exercise, or one for all",
@@ -129,7 +148,7 @@ def main(argv=None):
         course = load_course(args.course)
     except CourseConfigError as error:
         return fail(error)
-    problems = course_problems(course, classes=args.command not in ("grade-class", "nbgrader-prepare"))
+    problems = course_problems(course, classes=args.command not in ("grade-class", "nbgrader-prepare", "report"))
     if problems:
         return fail_all(f"{course.path.name}: {problem}" for problem in problems)
     if args.command == "check-course":
@@ -138,6 +157,8 @@ def main(argv=None):
         return 0
     if args.command == "grade-class":
         return _grade_class(args, course)
+    if args.command == "report":
+        return _report(args, course)
     unknown = [exercise_id for exercise_id in args.ids if exercise_id not in course.ids]
     if unknown:
         return fail(f"unknown exercise {', '.join(unknown)} (course.yml has {', '.join(course.ids)})")

@@ -129,11 +129,22 @@ def test_every_student_gets_results_and_a_csv_row(graded_class):
 def test_the_run_ends_with_the_class_and_each_exercises_mean(graded_class):
     _, out, _, lines = graded_class
     rows = read_csv(out / "grades.csv")
-    assert lines[-3].startswith("class: 4 student(s), 4 graded, 0 not graded (grader failed); 4 of the graded")
+    assert lines[-4].startswith("class: 4 student(s), 4 graded, 0 not graded (grader failed); 4 of the graded")
     means = [f"{exercise.id} {sum(float(row[exercise.id]) for row in rows) / len(rows):g} / {exercise.points}"
              for exercise in load_course(paths.COURSE_FILE).exercises]
-    assert lines[-2].startswith(f"mean score of the 4 graded: {', '.join(means)}; total ")
-    assert lines[-1].startswith(f"class CSV: {out / 'grades.csv'}")
+    assert lines[-3].startswith(f"mean score of the 4 graded: {', '.join(means)}; total ")
+    assert lines[-2].startswith(f"class CSV: {out / 'grades.csv'}")
+    assert lines[-1].startswith(f"class report: {out / 'report.html'}; each graded student's feedback: ")
+
+
+def test_the_run_writes_the_class_report_and_each_students_feedback_pages(graded_class):
+    _, out, _, _ = graded_class
+    report = (out / "report.html").read_text()
+    assert report.count('<img class="figure"') == len(load_course(paths.COURSE_FILE).exercises) + 1
+    for student in ("ada", "bo", "cy", "di"):
+        page = (out / student / "feedback.md").read_text()
+        assert page.startswith(f"# Feedback for {student}") and (out / student / "feedback.html").exists()
+    assert "Every test passed." in (out / "ada" / "feedback.md").read_text()
 
 
 def test_one_students_exit_at_import_costs_only_that_student(graded_class):

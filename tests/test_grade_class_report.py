@@ -222,3 +222,13 @@ def test_an_interrupted_run_without_regrade_says_to_run_the_same_command(tmp_pat
     assert lines[0].endswith("; to grade the rest, run the same command again:")
     assert shlex.split(lines[1])[1:] == ["-m", "coursekit", "grade-class", str(root), "--out", str(out)]
     assert not list(out.glob(f"*/{PREVIOUS_RESULTS}"))
+
+
+def test_the_status_reads_reasons_from_results_written_before_they_were_kept_as_data():
+    """results.json written before extra_data kept each failure's reason: read from its Markdown output."""
+    document = results_document([set_aside("dropout", "dropout.py was not found in the submission"),
+                                 outcome("batchnorm", "batch_norm")])
+    for test in document["tests"]:
+        test["extra_data"].pop("reason", None)
+        test["extra_data"].pop("hint", None)
+    assert student_status(document) == "graded; dropout: missing"

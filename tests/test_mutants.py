@@ -5,7 +5,10 @@ Proved here, for every exercise:
   that test is listed in its `also_fails` with a reason: one mistake costs the points of its task;
 - a correct variant keeps full marks on every grader;
 - a lazy submission (catalogued, or generated from the stub) scores 0 on every task;
-- every grader test is meant to catch some mutant: a test nothing can fail checks nothing.
+- every grader test is meant to catch some mutant: a test nothing can fail checks nothing;
+- each mutant fails exactly the tests of its signature in autograder/mistake_signatures.json, and
+  the class report's diagnosis of its results names its mistake (alone, or among the mistakes
+  that fail the same tests): the report's diagnosis rests on what grading really gives.
 Every submission is graded on all of its exercise's graders.
 """
 
@@ -14,12 +17,15 @@ import ast
 import pytest
 
 from coursekit import paths
+from coursekit.report.mistakes import diagnose, load_mistakes
 
 from catalogues import all_submissions, catalogue_paths, load_catalogue
 from grader_runs import grade, submission_with
 from references import grader_file
 
 SUBMISSIONS = all_submissions()
+SIGNATURES = load_mistakes()
+STALE_SIGNATURES = "autograder/mistake_signatures.json is out of date: run make mistake-signatures"
 
 
 def grader_functions(exercise_id):
@@ -49,6 +55,14 @@ def test_every_grader_test_is_meant_to_catch_some_mutant():
     for path in catalogue_paths():
         caught = {name for entry in load_catalogue(path) for name in entry.caught_by}
         assert grader_functions(path.stem) - caught == set(), path.name
+
+
+def test_the_signatures_are_those_of_the_catalogued_mistakes():
+    """Each catalogued mutant has its signature, with its task and description, and nothing else has one."""
+    for path in catalogue_paths():
+        catalogued = [(entry.id, entry.task, entry.mistake) for entry in load_catalogue(path) if entry.kind == "mutant"]
+        signed = [(mistake.id, mistake.task, mistake.description) for mistake in SIGNATURES.get(path.stem, [])]
+        assert signed == catalogued, f"{path.name}: {STALE_SIGNATURES}"
 
 
 def failed_tests(results):
@@ -83,3 +97,14 @@ def test_catalogued_submission(entry, tmp_path):
                                "with the reason)")
         stale = set(entry.also_fails) - set(failed)
         assert not stale, f"also_fails lists tests that pass: {sorted(stale)}"
+        assert_diagnosed(entry, results, set(failed))
+
+
+def assert_diagnosed(entry, results, failed):
+    mistakes = SIGNATURES.get(entry.exercise, [])
+    signature = next((mistake for mistake in mistakes if mistake.id == entry.id), None)
+    assert signature is not None and signature.fails == failed, STALE_SIGNATURES
+    diagnosis = diagnose(results, entry.exercise, mistakes)
+    matches = [match for match in diagnosis.matches if signature in match.mistakes]
+    assert matches, f"the class report does not recognise {entry.id} from its own results"
+    assert all(match.task == entry.task for match in diagnosis.matches), diagnosis

@@ -5,6 +5,7 @@ fresh fork of one grading server, which has torch, the harness and a zygote load
 (server.py, client.py); the student's code still runs in a sandbox of its own. The parts:
 
     records.py        who is to grade, and what is written (results.json, grading.log, grades.csv)
+    (coursekit/report/ then writes report.html and each student's feedback pages from them)
     plan.py           the order of the runs: whole submissions, then the last students per exercise
     runs.py           one run: some exercises of one student's folder, in one pytest run
     status.py         the CSV's status column: what scored 0 without being graded (notebooks.py: notebooks)
@@ -103,6 +104,18 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
     finally:
         if bar is not None:
             bar.close()
-    for line in grading.summary():
+    for line in grading.summary() + _report_lines(grading):
         echo(line)
     return 3 if grading.failures else 0
+
+
+def _report_lines(grading):
+    """Write the class report and the feedback pages (coursekit/report/); the lines saying where they are."""
+    from coursekit.report.class_results import ReportError
+    from coursekit.report.write import write_report
+    try:
+        written = write_report(grading.out, grading.course)
+    except (ReportError, OSError) as error:
+        return [f"the class report could not be written: {error}"]
+    return [f"class report: {written.report}; each graded student's feedback: "
+            f"{grading.out / '<student>' / 'feedback.html'} (and feedback.md)"]

@@ -8,8 +8,8 @@ After "graded", each exercise that was not graded (results.json's tests with ext
 graded", coursekit/grading/selection.py) is named with a short reason, in course order, then each
 notebook that cannot be read (notebooks.py). An exercise whose file was set aside is one outcome
 tagged with the exercise id alone; one whose module does not import fails each test with the same
-message (coursekit/grading/submitted_exercise.py). The reasons are read back from those messages:
-the test's `output` is its feedback as a Markdown code block (coursekit/grading/gradescope_output.py).
+message (coursekit/grading/submitted_exercise.py). The reasons are read back from those messages,
+kept as written in each failed test's extra_data (coursekit/grading/results.py).
 """
 
 import re
@@ -52,6 +52,13 @@ def not_graded_reason(feedback, set_aside):
     return _shortened(feedback.splitlines()[0] if feedback else NOT_GRADED)
 
 
+def failure_reason(test):
+    """A failed results.json test's reason as written: extra_data's `reason`, or, in results written
+    before it was kept there, read back from the Markdown `output`."""
+    reason = test.get("extra_data", {}).get("reason")
+    return reason if reason is not None else feedback_reason(test.get("output", ""))
+
+
 def not_graded_exercises(results):
     """{exercise id: reason} for each exercise of a results.json document whose graders did not run
     on the student's code, in the document's order (course order)."""
@@ -59,7 +66,7 @@ def not_graded_exercises(results):
     for test in results.get("tests", []):
         exercise_id = test["tags"][0]
         if test.get("extra_data", {}).get("status") == NOT_GRADED and exercise_id not in reasons:
-            reasons[exercise_id] = not_graded_reason(feedback_reason(test.get("output", "")), len(test["tags"]) == 1)
+            reasons[exercise_id] = not_graded_reason(failure_reason(test), len(test["tags"]) == 1)
     return reasons
 
 

@@ -18,11 +18,16 @@ WHEN_SHOWN = {"after_due_date": "shown after the due date", "after_published": "
               "hidden": "not shown to students"}       # Gradescope's visibilities other than "visible"
 
 
-def feedback_markdown(feedback):
-    """A failed test's feedback (GradingFailure.feedback(): a reason, then maybe HINT_SEPARATOR and a hint)."""
+def split_feedback(feedback):
+    """(reason, hint) of a failed test's feedback (GradingFailure.feedback(): a reason, then maybe
+    HINT_SEPARATOR and a hint); the hint is "" when there is none."""
     reason, separator, hint = feedback.rpartition(HINT_SEPARATOR)
-    if not separator:
-        reason, hint = feedback, ""
+    return (reason, hint.strip()) if separator else (feedback, "")
+
+
+def feedback_markdown(feedback):
+    """A failed test's feedback as Markdown: its reason as a code block, then its hint as prose."""
+    reason, hint = split_feedback(feedback)
     parts = [code_block(reason), f"{HINT_HEADING} {escaped(hint)}" if hint.strip() else ""]
     return "\n\n".join(part for part in parts if part)
 

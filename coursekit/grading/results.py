@@ -9,7 +9,7 @@ document Gradescope accepts (https://gradescope-autograders.readthedocs.io/en/la
 from collections import Counter
 from dataclasses import dataclass
 
-from coursekit.grading.gradescope_output import feedback_markdown, summary_markdown
+from coursekit.grading.gradescope_output import feedback_markdown, split_feedback, summary_markdown
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,15 @@ def gradescope_numbers(outcomes, course_ids):
     return numbers
 
 
+def _test_data(outcome):
+    """A test's extra_data: its status and node id, and for a failure its reason and hint as plain
+    text (what `output` shows as Markdown), for the class report to read back as written."""
+    data = {"status": outcome.status, "test": outcome.nodeid}
+    if not outcome.passed:
+        data["reason"], data["hint"] = split_feedback(outcome.feedback)
+    return data
+
+
 def gradescope_results(outcomes, exercise_ids, *, execution_time, course, submission, sandbox):
     """The results.json document Gradescope reads (its 'autograder specifications').
 
@@ -94,7 +103,7 @@ def gradescope_results(outcomes, exercise_ids, *, execution_time, course, submis
             "output_format": "md",
             "visibility": course.exercise(outcome.exercise).visibility,
             "tags": list(dict.fromkeys([outcome.exercise, outcome.where])),   # the summary groups by tags[-1]
-            "extra_data": {"status": outcome.status, "test": outcome.nodeid},
+            "extra_data": _test_data(outcome),
         }
         for outcome, number in zip(outcomes, gradescope_numbers(outcomes, course.ids))
     ]

@@ -1,0 +1,84 @@
+"""grades/report.html: where the class struggles, on one self-contained page for the instructor.
+
+Per exercise: the score histogram; each test's pass rate, worst first, with what it checks (a
+table whose bars are drawn by the style sheet); the
+catalogued mistakes the students' results match, and how many (ambiguous ones shown as such);
+the statuses that are not plain failures and who they hit. For the class: who was not graded,
+and the grading time per submission. The figures are PNG data URIs (plots.py), the style is
+inline, and the page's Content-Security-Policy forbids any request: it opens offline, anywhere.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+from coursekit.report import plots
+from coursekit.report.class_results import exercise_summary
+from coursekit.report.page_templates import render
+
+SLOWEST_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class KnownMistakeRow:
+    match: object          # mistakes.Match
+    students: tuple
+
+    @property
+    def task(self):
+        return self.match.task
+
+    @property
+    def mistakes(self):
+        return self.match.mistakes
+
+    @property
+    def ambiguous(self):
+        return self.match.ambiguous
+
+    @property
+    def whole_task(self):
+        return self.match.whole_task
+
+
+class ExerciseView:
+    """What the page shows of one exercise: its ExerciseSummary's numbers and figures."""
+
+    def __init__(self, summary, catalogued):
+        """`catalogued`: the exercise's Mistakes (mistakes.load_mistakes), [] when it has none."""
+        self.summary = summary
+        self.exercise, self.points = summary.exercise, summary.points
+        self.tests, self.unusual, self.not_graded = summary.tests, summary.unusual, summary.not_graded
+        self.unexplained, self.catalogued = summary.unexplained, catalogued
+        self.scores = [score for _, score in summary.scores]
+        self.mean = statistics.fmean(self.scores) if self.scores else 0.0
+        self.median = statistics.median(self.scores) if self.scores else 0.0
+        self.full_marks = sum(score >= self.points for score in self.scores)
+        self.zeros = sum(score == 0 for score in self.scores)
+        self.diagnosed = sum(bool(diagnosis.matches) for diagnosis in summary.diagnoses.values())
+        self.known = self._known_rows()
+        matched = {mistake for row in self.known for mistake in row.mistakes}
+        self.unmatched = [mistake for mistake in catalogued if mistake not in matched]
+        self.histogram = plots.score_histogram(self.scores, self.points) if self.scores else ""
+
+    def _known_rows(self):
+        students = {}
+        for student, diagnosis in self.summary.diagnoses.items():
+            for match in diagnosis.matches:
+                students.setdefault(match, []).append(student)
+        rows = [KnownMistakeRow(match, tuple(names)) for match, names in students.items()]
+        return sorted(rows, key=lambda row: (-len(row.students), row.task, row.mistakes[0].id))
+
+
+def report_html(course, students, mistakes):
+    """The page's HTML for `students` (class_results.read_class) of `course`; `mistakes`:
+    {exercise id: [Mistake]} (mistakes.load_mistakes)."""
+    views = [ExerciseView(exercise_summary(exercise, students, mistakes.get(exercise.id, [])),
+                          mistakes.get(exercise.id, [])) for exercise in course.exercises]
+    graded = [student for student in students if student.results is not None]
+    times = [student.results.get("execution_time", 0.0) for student in graded]
+    slowest = sorted(((student.name, student.results.get("execution_time", 0.0)) for student in graded),
+                     key=lambda pair: -pair[1])[:SLOWEST_SHOWN]
+    return render("report.html.j2", course_id=course.id, students=students, graded=graded,
+                  grader_failed=[student for student in students if student.results is None],
+                  summaries=views, times=times, slowest=slowest,
+                  time_histogram=plots.time_histogram(times) if times else "")
