@@ -58,7 +58,7 @@ def write_grades(folder, students):
     document is None: the grader failed) and grades.csv."""
     graded = {}
     for student, document in students.items():
-        (folder / student).mkdir()
+        (folder / student).mkdir(parents=True)
         if document is not None:
             (folder / student / "results.json").write_text(json.dumps(document))
         graded[student] = (document, student_status(document) if document is not None

@@ -24,6 +24,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--no-default-browser-check", "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe",
          "--host-resolver-rules=MAP * ~NOTFOUND")
 WIDTH = 1200
+STYLE_FONT = 'system-ui, -apple-system, "Segoe UI"'     # how the report's style sheet's font-family begins
 IMAGES = ("JSON.stringify(Array.from(document.images).map("
           "image => ({alt: image.alt, complete: image.complete, width: image.naturalWidth})))")
 
@@ -38,6 +39,7 @@ class PageVisit:
     images: list            # [{"alt", "complete", "width"}] per <img>, in page order
     screenshot: bytes       # the whole page, PNG
     text: str               # the page's visible text
+    font: str               # the body's font-family, as the browser computed it from the style sheet
 
     def network_requests(self):
         """The requests that were not for a local file or inline data."""
@@ -147,12 +149,14 @@ def _visit(pipe, url):
                         ["result"]["value"])
     text = pipe.call("Runtime.evaluate", session, expression="document.body.innerText",
                      returnByValue=True)["result"]["value"]
+    font = pipe.call("Runtime.evaluate", session, expression="getComputedStyle(document.body).fontFamily",
+                     returnByValue=True)["result"]["value"]
     size = pipe.call("Page.getLayoutMetrics", session)["cssContentSize"]
     shot = pipe.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
                      clip={"x": 0, "y": 0, "width": WIDTH, "height": size["height"], "scale": 1})
     requests = [event["params"]["request"]["url"][:200] for event in pipe.events
                 if event.get("method") == "Network.requestWillBeSent"]
-    return PageVisit(requests, images, base64.b64decode(shot["data"]), text)
+    return PageVisit(requests, images, base64.b64decode(shot["data"]), text, font)
 
 
 def plot_pixels(screenshot, colour):
@@ -165,10 +169,13 @@ def plot_pixels(screenshot, colour):
     return sum(count for count, rgb in counts if sum(abs(a - b) for a, b in zip(rgb, target)) <= 12)
 
 
-def rendering_problems(page_visit, *, figures, colour, least_pixels=2000):
-    """What is wrong with a visited report: network requests, figures that did not decode, figures
-    not painted (fewer than `least_pixels` of their bar colour per figure in the screenshot)."""
+def rendering_problems(page_visit, *, figures, colour, font, least_pixels=2000):
+    """What is wrong with a visited report: network requests, a style sheet not applied (the body's
+    font-family does not start with `font`), figures that did not decode, figures not painted (fewer
+    than `least_pixels` of their bar colour per figure in the screenshot)."""
     problems = [f"the page requested {url}" for url in page_visit.network_requests()]
+    if not page_visit.font.startswith(font):
+        problems.append(f"the style sheet was not applied: the body's font is {page_visit.font}")
     broken = [image["alt"] for image in page_visit.images if not image["complete"] or not image["width"]]
     if len(page_visit.images) != figures:
         problems.append(f"{len(page_visit.images)} figures on the page, {figures} expected")

@@ -25,7 +25,7 @@ from coursekit.config import load_course  # noqa: E402
 from coursekit.report.plots import BAR_COLOUR  # noqa: E402
 
 from demo_class import generate_class  # noqa: E402
-from report_browser import rendering_problems, visit  # noqa: E402
+from report_browser import STYLE_FONT, rendering_problems, visit  # noqa: E402
 
 README_IMAGE_HEIGHT = 1500
 
@@ -55,7 +55,7 @@ def main():
     if args.readme_image:
         readme_image(page.screenshot, args.readme_image)
     figures = len(load_course(paths.COURSE_FILE).exercises) + 1
-    problems = rendering_problems(page, figures=figures, colour=BAR_COLOUR)
+    problems = rendering_problems(page, figures=figures, colour=BAR_COLOUR, font=STYLE_FONT)
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print(f"{report}: {len(page.requests)} request(s), all local; {figures} figures decoded and drawn; "

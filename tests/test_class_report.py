@@ -8,10 +8,12 @@ by the grader's own code (gradescope_results), the class CSV by grade-class's. N
 """
 
 import csv
+import json
 import re
 
 import pytest
 
+from coursekit import paths
 from coursekit.cli import main as coursekit_main
 from coursekit.grading.failures import HINT_SEPARATOR
 from coursekit.grading.markdown_text import escaped
@@ -45,8 +47,11 @@ def the_class():
     for mistakes in MISTAKES.values():
         for mistake in mistakes:
             feedback = f"your result differs from the oracle's{HINT_SEPARATOR}look at {mistake.task} again"
-            students[mutant_student(mistake)] = results({mistake.exercise: {name: ("failed", feedback)
-                                                                            for name in mistake.fails}})
+            students[mutant_student(mistake)] = results({mistake.exercise: {name: (status, feedback)
+                                                                            for name, status in mistake.signature}})
+    first = MISTAKES["batchnorm"][0]        # its tests failed, but by raising: not that mistake
+    students["raiser"] = results({"batchnorm": {name: ("error in your code", "your code raised ValueError: no")
+                                                for name in first.fails}})
     return students
 
 
@@ -75,15 +80,17 @@ def test_each_known_mistake_counts_the_students_who_made_it_and_shared_signature
         summary = summaries[exercise_id]
         assert sum(summary.matches.values()) == len(mistakes)
         for match, students in summary.matches.items():
-            same_signature = [mistake for mistake in mistakes if mistake.fails == match.mistakes[0].fails]
+            same_signature = [mistake for mistake in mistakes if mistake.signature == match.mistakes[0].signature]
             assert list(match.mistakes) == same_signature and students == len(same_signature)
             assert match.ambiguous == (len(same_signature) > 1 or match.whole_task)
 
 
-def test_the_reference_and_the_stub_are_not_diagnosed_and_the_stub_is_unexplained(summaries):
+def test_the_reference_the_stub_and_other_failures_are_not_diagnosed(summaries):
     for summary in summaries.values():
         assert not summary.diagnoses["reference"].matches and not summary.diagnoses["stub"].matches
         assert "stub" in summary.unexplained and "reference" not in summary.unexplained
+    assert not summaries["batchnorm"].diagnoses["raiser"].matches and "raiser" in summaries["batchnorm"].unexplained
+    assert not summaries["dropout"].diagnoses["slow"].matches
 
 
 def test_pass_rates_are_over_the_students_graded_on_the_exercise_worst_first(summaries):
@@ -93,7 +100,8 @@ def test_pass_rates_are_over_the_students_graded_on_the_exercise_worst_first(sum
     assert all(rate.graded == graded for rate in summary.tests)
     assert [rate.rate for rate in summary.tests] == sorted(rate.rate for rate in summary.tests)
     first = TESTS["batchnorm"][0][0]
-    failing = 1 + 1 + sum(first in mistake.fails for mistake in MISTAKES["batchnorm"])     # stub, eve, mutants
+    raiser = first in MISTAKES["batchnorm"][0].fails
+    failing = 1 + 1 + raiser + sum(first in mistake.fails for mistake in MISTAKES["batchnorm"])  # stub, eve, ...
     assert next(rate for rate in summary.tests if rate.name == first).passed == graded - failing
 
 
@@ -112,9 +120,13 @@ def test_the_report_lists_each_mistake_with_its_count_and_ambiguous_signatures_a
     rows = sum(len(summary.matches) for summary in summaries.values())
     ambiguous = sum(match.ambiguous for summary in summaries.values() for match in summary.matches)
     assert html.count("<strong>ambiguous</strong>") == ambiguous and 0 < ambiguous < rows
+    rows = html.split("<tr")
     for summary in summaries.values():
         for match, students in summary.matches.items():
-            assert f'<td class="number">{students}</td><td><code>{match.task}</code></td>' in html
+            ids = [f"({mistake.id})" for mistake in match.mistakes]
+            row = next(row for row in rows if all(id in row for id in ids) and "<details>" in row)
+            assert row.startswith(f' class="{"ambiguous" if match.ambiguous else ""}"><td class="number">{students}<')
+            assert f"<td><code>{match.task}</code></td>" in row
     assert "other catalogued mistake(s), which no student" not in html     # the class made every mistake
 
 
@@ -138,7 +150,8 @@ def test_a_feedback_page_gives_each_lost_point_in_exercise_order_with_what_was_c
     assert positions == sorted(positions) and len(failed) == len(mistake.fails)
     assert page.count("your result differs from the oracle&#39;s") == len(failed)
     assert page.count(f"<strong>Hint:</strong> look at {mistake.task} again") == len(failed)
-    assert "74 of 74 points" not in page and "77 of 77 points" in page
+    points = {exercise.id: exercise.points for exercise in COURSE.exercises}
+    assert f"batchnorm: {points['batchnorm']} of" not in page and f"dropout: {points['dropout']} of" in page
 
 
 def escape_html(text):
@@ -167,7 +180,7 @@ def test_student_text_is_shown_as_text_and_the_pages_make_no_request(grades):
 def test_only_graded_students_get_feedback_pages_and_a_failed_regrade_leaves_none_behind(grades, tmp_path):
     folder, written = grades
     assert not (folder / "broken" / "feedback.html").exists()
-    assert written.feedback_pages == len(the_class()) - 1
+    assert written.feedback_pages == len(read_class(folder)) - 1
     regraded = write_grades(tmp_path, {"ada": results()})
     write_report(regraded, COURSE)
     (regraded / "ada" / "results.json").unlink()            # the regrade failed on ada
@@ -175,11 +188,11 @@ def test_only_graded_students_get_feedback_pages_and_a_failed_regrade_leaves_non
     assert not (regraded / "ada" / "feedback.html").exists() and not (regraded / "ada" / "feedback.md").exists()
 
 
-def test_the_report_command_writes_the_report_and_refuses_a_folder_that_is_not_a_grading(grades, tmp_path, capsys):
-    folder, written = grades
-    written.report.unlink()
+def test_the_report_command_writes_the_report_and_refuses_a_folder_that_is_not_a_grading(tmp_path, capsys):
+    folder = write_grades(tmp_path / "grades", {"ada": results(), "bo": None})
     assert coursekit_main(["report", str(folder)]) == 0
-    assert written.report.exists() and "class report:" in capsys.readouterr().out
+    assert (folder / "report.html").exists() and (folder / "ada" / "feedback.html").exists()
+    assert f"class report: {folder / 'report.html'}; feedback pages for 1 student(s)" in capsys.readouterr().out
     assert coursekit_main(["report", str(tmp_path)]) == 2
     assert "grades.csv does not exist: give the folder grade-class wrote" in capsys.readouterr().err
     (tmp_path / "grades.csv").write_text("name,score\nada,3\n")
@@ -193,3 +206,48 @@ def test_the_class_csv_rows_are_read_in_order_with_their_status(grades):
         rows = list(csv.DictReader(stream))[1:]
     assert [student.name for student in students] == [row["student"] for row in rows]
     assert next(student for student in students if student.name == "broken").results is None
+
+
+def test_an_exercise_whose_tests_partly_did_not_run_shows_each_lost_point_with_its_reason(tmp_path):
+    name, *_ = TESTS["dropout"][-1]
+    folder = write_grades(tmp_path, {"ada": results({"dropout": {name: ("not graded", "this test did not run")}})})
+    write_report(folder, COURSE)
+    markdown = (folder / "ada" / "feedback.md").read_text()
+    dropout = markdown.split("## dropout")[1].split("## ")[0]
+    assert "Every test passed" not in dropout and "    this test did not run" in dropout
+    assert "not graded" in dropout and "Not graded: your code was not run" not in dropout
+
+
+def test_results_written_before_reasons_and_hints_were_kept_as_data_give_the_same_pages(tmp_path):
+    feedback = f"expected 1.0, got 2.0{HINT_SEPARATOR}divide by n, not n - 1: *biased* [variance]"
+    document = results({"batchnorm": {TESTS["batchnorm"][0][0]: ("failed", feedback)}})
+    older = json.loads(json.dumps(document))
+    for test in older["tests"]:
+        test["extra_data"].pop("reason", None)
+        test["extra_data"].pop("hint", None)
+    del older["extra_data"]["exercises"]
+    pages = []
+    for student, version in (("now", document), ("before", older)):
+        folder = write_grades(tmp_path / student, {"ada": version})
+        write_report(folder, COURSE)
+        pages.append((folder / "ada" / "feedback.md").read_text())
+    assert pages[0] == pages[1] and "**Hint:** divide by n, not n - 1: \\*biased\\* \\[variance\\]" in pages[0]
+
+
+@pytest.mark.parametrize("broken", ["{}", '{"score": 1, "max_score": 2, "tests": [{"name": "x"}]}', "[1, 2]",
+                                    '{"score": 1, "max_score": 2, "tests": [{"name": "x", "tags": [], "score": 0,'
+                                    ' "max_score": 1, "extra_data": {"test": "t"}}]}'])
+def test_a_results_json_that_grading_did_not_write_counts_as_the_grader_failing(tmp_path, broken):
+    folder = write_grades(tmp_path, {"ada": results(), "bo": results()})
+    (folder / "bo" / "results.json").write_text(broken)
+    written = write_report(folder, COURSE)
+    bo = next(student for student in read_class(folder) if student.name == "bo")
+    assert bo.results is None and bo.status == "grader failed: its results.json is missing or unreadable"
+    assert written.feedback_pages == 1 and "<td>bo</td><td>grader failed:" in written.report.read_text()
+
+
+def test_the_style_sheet_reaches_the_page_as_written(grades):
+    folder, written = grades
+    style = (paths.REPO_ROOT / "coursekit" / "report" / "templates" / "style.css.j2").read_text()
+    for page in (written.report, folder / "reference" / "feedback.html"):
+        assert style in page.read_text() and '"Segoe UI"' in style

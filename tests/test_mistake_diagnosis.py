@@ -12,11 +12,15 @@ import pytest
 from coursekit.report.mistakes import Mistake, diagnose
 
 TASK_OF = {"a1": "A", "a2": "A", "b1": "B"}
-MISTAKES = [Mistake("ex", "one_a", "A", "one", frozenset({"a1"})),
-            Mistake("ex", "both_a", "A", "both", frozenset({"a1", "a2"})),
-            Mistake("ex", "spills", "A", "spills", frozenset({"a2", "b1"})),
-            Mistake("ex", "twin_1", "B", "twin one", frozenset({"b1"})),
-            Mistake("ex", "twin_2", "B", "twin two", frozenset({"b1"}))]
+
+
+def mistake(id, task, *fails):
+    """A mistake failing `fails` with a wrong result ("failed")."""
+    return Mistake("ex", id, task, id.replace("_", " "), frozenset((name, "failed") for name in fails))
+
+
+MISTAKES = [mistake("one_a", "A", "a1"), mistake("both_a", "A", "a1", "a2"), mistake("spills", "A", "a2", "b1"),
+            mistake("twin_1", "B", "b1"), mistake("twin_2", "B", "b1")]
 NOT_IMPLEMENTED = "    your code raised NotImplementedError: ex.task_a: implement it"
 
 
@@ -59,8 +63,26 @@ def test_a_mistake_failing_its_whole_task_is_ambiguous_as_any_wholly_wrong_answe
     assert [mistake.id for mistake in diagnose(results({"a1"}), "ex", MISTAKES).single] == ["one_a"]
 
 
+def test_failing_the_same_tests_in_another_way_is_not_the_mistake():
+    """one_a fails a1 with a wrong result: code that raises on a1 did something else."""
+    assert matched(results({"a1"}, status="error in your code")) == []
+    assert matched(results({"a1"}, status="failed")) == [["one_a"]]
+
+
+def test_a_task_explained_by_another_mistakes_cost_counts_as_explained():
+    diagnosis = diagnose(results({"a2", "b1"}), "ex", MISTAKES)
+    assert diagnosis.explained == {"A", "B"}
+    assert diagnose(results({"a1", "a2"}, output=NOT_IMPLEMENTED, status="error in your code"), "ex",
+                    MISTAKES).explained == set()
+
+
 def test_an_unfinished_task_is_not_diagnosed_as_a_mistake():
     assert matched(results({"a1", "a2"}, output=NOT_IMPLEMENTED, status="error in your code")) == []
+
+
+@pytest.mark.parametrize("status", ["timed out", "out of memory", "crashed", "grader error"])
+def test_a_task_whose_test_came_back_with_no_result_is_not_diagnosed(status):
+    assert matched(results({"a1"}, status=status)) == []
 
 
 def test_an_exercise_that_was_not_graded_has_no_diagnosis():

@@ -19,6 +19,7 @@ import pytest
 from coursekit import paths
 from coursekit.report.mistakes import diagnose, load_mistakes
 
+import mistake_signatures
 from catalogues import all_submissions, catalogue_paths, load_catalogue
 from grader_runs import grade, submission_with
 from references import grader_file
@@ -97,13 +98,14 @@ def test_catalogued_submission(entry, tmp_path):
                                "with the reason)")
         stale = set(entry.also_fails) - set(failed)
         assert not stale, f"also_fails lists tests that pass: {sorted(stale)}"
-        assert_diagnosed(entry, results, set(failed))
+        assert_diagnosed(entry, results)
 
 
-def assert_diagnosed(entry, results, failed):
+def assert_diagnosed(entry, results):
     mistakes = SIGNATURES.get(entry.exercise, [])
     signature = next((mistake for mistake in mistakes if mistake.id == entry.id), None)
-    assert signature is not None and signature.fails == failed, STALE_SIGNATURES
+    assert signature is not None and dict(signature.signature) == mistake_signatures.failed_tests(results), \
+        STALE_SIGNATURES
     diagnosis = diagnose(results, entry.exercise, mistakes)
     matches = [match for match in diagnosis.matches if signature in match.mistakes]
     assert matches, f"the class report does not recognise {entry.id} from its own results"

@@ -10,7 +10,7 @@ from coursekit.report.plots import BAR_COLOUR
 from coursekit.report.write import write_report
 
 from made_class import COURSE, TESTS, every_test, results, write_grades
-from report_browser import find_browser, rendering_problems, visit
+from report_browser import STYLE_FONT, find_browser, rendering_problems, visit
 
 pytestmark = pytest.mark.skipif(find_browser() is None, reason="Chromium is not installed (make report-check "
                                                                "installs it where it can)")
@@ -29,7 +29,7 @@ def report(tmp_path_factory):
 
 def test_the_report_opens_offline_and_draws_every_figure(report):
     page = visit(report)
-    assert rendering_problems(page, figures=len(COURSE.exercises) + 1, colour=BAR_COLOUR) == []
+    assert rendering_problems(page, figures=len(COURSE.exercises) + 1, colour=BAR_COLOUR, font=STYLE_FONT) == []
     assert page.requests[0] == report.resolve().as_uri()
     assert "Class report" in page.text and "Known mistakes" in page.text
 
@@ -37,4 +37,4 @@ def test_the_report_opens_offline_and_draws_every_figure(report):
 def test_a_feedback_page_opens_offline(report):
     page = visit(report.parent / "cy" / "feedback.html")
     assert page.network_requests() == [] and page.images == []
-    assert "Feedback for cy" in page.text and "wrong" in page.text
+    assert "Feedback for cy" in page.text and "wrong" in page.text and "Segoe UI" in page.font

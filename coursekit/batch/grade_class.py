@@ -104,18 +104,23 @@ def grade_class(root, out, *, jobs=None, regrade=False, scheduler=None, options=
     finally:
         if bar is not None:
             bar.close()
-    for line in grading.summary() + _report_lines(grading):
+    for line in grading.summary():
+        echo(line)
+    for line in _report_lines(grading):
         echo(line)
     return 3 if grading.failures else 0
 
 
 def _report_lines(grading):
-    """Write the class report and the feedback pages (coursekit/report/); the lines saying where they are."""
-    from coursekit.report.class_results import ReportError
+    """Write the class report and the feedback pages (coursekit/report/); the lines saying where they are.
+
+    The grades are saved whatever happens here: a report that cannot be written is said, not raised.
+    """
     from coursekit.report.write import write_report
     try:
         written = write_report(grading.out, grading.course)
-    except (ReportError, OSError) as error:
-        return [f"the class report could not be written: {error}"]
+    except Exception as error:      # the run's results stand; `coursekit report` retries
+        return [f"the class report could not be written ({type(error).__name__}: {error}); the grades are "
+                f"saved: fix the cause and run python -m coursekit report {grading.out}"]
     return [f"class report: {written.report}; each graded student's feedback: "
             f"{grading.out / '<student>' / 'feedback.html'} (and feedback.md)"]

@@ -9,7 +9,7 @@ escaped prose, which wraps.
 
 from collections import defaultdict
 
-from coursekit.grading.markdown_text import CODE_INDENT, code_block, code_span, escaped
+from coursekit.grading.markdown_text import CODE_INDENT, code_block, code_span, escaped, unescaped
 
 HINT_SEPARATOR = "\nHint: "     # between a failure's reason and its hint in its feedback (failures.py)
 HINT_HEADING = "**Hint:**"      # before the hint in the Markdown feedback
@@ -36,6 +36,12 @@ def feedback_reason(markdown):
     """A failed test's reason as written: feedback_markdown's code block read back, without the hint."""
     block = markdown.split(f"\n\n{HINT_HEADING}")[0]
     return "\n".join(line.removeprefix(CODE_INDENT) for line in block.splitlines()).strip()
+
+
+def feedback_hint(markdown):
+    """A failed test's hint as written, read back from feedback_markdown's output ("" when none)."""
+    _, separator, hint = markdown.partition(f"\n\n{HINT_HEADING} ")
+    return unescaped(hint) if separator else ""
 
 
 def _tests(count):

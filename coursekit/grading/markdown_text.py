@@ -10,6 +10,7 @@ Markdown.pl, CommonMark and GitHub's dialect read the same way:
     inside needs escaping and backticks cannot end the block early.
 """
 
+import html
 import re
 
 _BACKSLASHED = "\\`*_[]"
@@ -31,6 +32,12 @@ def escaped(text):
     Leading and trailing spaces of each line are dropped (four would start a code block).
     """
     return _HARD_BREAK.join(_escaped_line(line) for line in text.splitlines())
+
+
+def unescaped(markdown):
+    """The text `escaped` was given, from what it wrote (for Markdown written by this module only)."""
+    text = re.sub(r"\\([\\`*_\[\]])", r"\1", markdown.replace(_HARD_BREAK, "\n"))
+    return html.unescape(text)
 
 
 def code_span(text):

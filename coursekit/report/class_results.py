@@ -16,11 +16,17 @@ from pathlib import Path
 
 from coursekit.batch.csv_export import POINTS_POSSIBLE
 from coursekit.batch.status import GRADER_FAILED, not_graded_exercises
-from coursekit.report.mistakes import NO_RESULT, diagnose, grader_test_name
+from coursekit.report.mistakes import (
+    NO_RESULT,
+    diagnose,
+    grader_test_name,
+    lost_points,
+    status_of_test,
+    task_of_test,
+)
 
 # results.json extra_data statuses that are not a plain wrong answer: the report lists who they hit
 UNUSUAL_STATUSES = (*NO_RESULT, "forbidden API")
-NOT_GRADED = "not graded"
 
 
 class ReportError(Exception):
@@ -34,9 +40,10 @@ class Student:
     status: str
     late: str = ""
 
-    def exercise(self, exercise_id):
-        """extra_data.exercises' entry of this student's results for one exercise ({} if none)."""
-        return ((self.results or {}).get("extra_data", {}).get("exercises", {}).get(exercise_id, {}))
+    def score(self, exercise_id):
+        """The student's score on one exercise: extra_data.exercises' entry, or the sum of its tests."""
+        entry = (self.results or {}).get("extra_data", {}).get("exercises", {}).get(exercise_id)
+        return entry["score"] if entry else sum(test["score"] for test in self.tests(exercise_id))
 
     def tests(self, exercise_id):
         return [test for test in (self.results or {}).get("tests", []) if test["tags"][0] == exercise_id]
@@ -82,12 +89,28 @@ def _read_csv(path):
     return [row for row in rows if row["student"] != POINTS_POSSIBLE]
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_test(test):
+    """Whether a results.json test has what the report reads: tags, scores, its node id."""
+    return (isinstance(test, dict) and isinstance(test.get("tags"), list) and bool(test["tags"])
+            and all(isinstance(tag, str) for tag in test["tags"]) and isinstance(test.get("name"), str)
+            and _is_number(test.get("score")) and _is_number(test.get("max_score"))
+            and isinstance(test.get("extra_data"), dict) and isinstance(test["extra_data"].get("test"), str))
+
+
 def _read_results(path):
+    """A student's results.json, or None when it is absent or not what grading writes."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    return document if isinstance(document, dict) and isinstance(document.get("tests"), list) else None
+    if not (isinstance(document, dict) and _is_number(document.get("score")) and _is_number(document.get("max_score"))
+            and isinstance(document.get("tests"), list) and all(map(_is_test, document["tests"]))):
+        return None
+    return document
 
 
 def read_class(grades_dir):
@@ -105,9 +128,9 @@ def read_class(grades_dir):
     return students
 
 
-def _description(test):
-    where = test["tags"][-1]
-    return test["name"].removeprefix(f"{where}: ")
+def description_of_test(test):
+    """What a results.json test checks, as the student reads it: its name without the "where: " prefix."""
+    return test["name"].removeprefix(f"{test['tags'][-1]}: ")
 
 
 def exercise_summary(exercise, students, mistakes):
@@ -119,16 +142,16 @@ def exercise_summary(exercise, students, mistakes):
             continue
         tests = student.tests(exercise.id)
         reason = not_graded_exercises(student.results).get(exercise.id)
-        summary.scores.append((student.name, student.exercise(exercise.id).get("score", 0.0)))
+        summary.scores.append((student.name, student.score(exercise.id)))
         if reason is not None or not tests:
             summary.not_graded[student.name] = reason or "no results for this exercise"
             continue
         for test in tests:
             name = grader_test_name(test)
-            rate = rates.setdefault(name, TestRate(name, test["tags"][-1], _description(test)))
+            rate = rates.setdefault(name, TestRate(name, test["tags"][-1], description_of_test(test)))
             rate.graded += 1
-            rate.passed += test["score"] >= test["max_score"]
-            status = test.get("extra_data", {}).get("status")
+            rate.passed += not lost_points(test)
+            status = status_of_test(test)
             if status in UNUSUAL_STATUSES and student.name not in summary.unusual.get(status, []):
                 summary.unusual.setdefault(status, []).append(student.name)
         _diagnose(summary, student, tests, mistakes)
@@ -142,7 +165,5 @@ def _diagnose(summary, student, tests, mistakes):
         return
     summary.diagnoses[student.name] = diagnosis
     summary.matches.update(diagnosis.matches)
-    lost = {test["tags"][-1].partition(".")[2] for test in tests if test["score"] < test["max_score"]}
-    explained = {match.task for match in diagnosis.matches}
-    if lost - explained:
+    if {task_of_test(test) for test in tests if lost_points(test)} - diagnosis.explained:
         summary.unexplained.append(student.name)

@@ -9,11 +9,13 @@ import statistics
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _points(value):
+def points_text(value):
+    """A score as the pages print it: 74, 73.5, 0.33."""
     return f"{round(value, 2):g}"
 
 
@@ -24,10 +26,10 @@ def _seconds(value):
 ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                  keep_trailing_newline=True)
-ENVIRONMENT.filters.update(points=_points, seconds=_seconds, median=statistics.median)
+ENVIRONMENT.filters.update(points=points_text, seconds=_seconds, median=statistics.median)
 
 
 def render(name, **context):
     """Render templates/<name> with the shared style sheet."""
-    style = (TEMPLATES / "style.css.j2").read_text(encoding="utf-8")
+    style = Markup((TEMPLATES / "style.css.j2").read_text(encoding="utf-8"))     # the kit's own text: not escaped
     return ENVIRONMENT.get_template(name).render(style=style, **context)

@@ -12,7 +12,6 @@ import statistics
 from dataclasses import dataclass
 
 from coursekit.report import plots
-from coursekit.report.class_results import exercise_summary
 from coursekit.report.page_templates import render
 
 SLOWEST_SHOWN = 5
@@ -54,7 +53,10 @@ class ExerciseView:
         self.median = statistics.median(self.scores) if self.scores else 0.0
         self.full_marks = sum(score >= self.points for score in self.scores)
         self.zeros = sum(score == 0 for score in self.scores)
-        self.diagnosed = sum(bool(diagnosis.matches) for diagnosis in summary.diagnoses.values())
+        diagnoses = summary.diagnoses.values()
+        self.named = sum(bool(diagnosis.single) for diagnosis in diagnoses)
+        self.only_ambiguous = sum(bool(diagnosis.matches) and not diagnosis.single for diagnosis in diagnoses)
+        self.graded_on_tests = max((test.graded for test in self.tests), default=0)
         self.known = self._known_rows()
         matched = {mistake for row in self.known for mistake in row.mistakes}
         self.unmatched = [mistake for mistake in catalogued if mistake not in matched]
@@ -69,11 +71,10 @@ class ExerciseView:
         return sorted(rows, key=lambda row: (-len(row.students), row.task, row.mistakes[0].id))
 
 
-def report_html(course, students, mistakes):
-    """The page's HTML for `students` (class_results.read_class) of `course`; `mistakes`:
-    {exercise id: [Mistake]} (mistakes.load_mistakes)."""
-    views = [ExerciseView(exercise_summary(exercise, students, mistakes.get(exercise.id, [])),
-                          mistakes.get(exercise.id, [])) for exercise in course.exercises]
+def report_html(course, students, summaries, mistakes):
+    """The page's HTML for `students` (class_results.read_class) of `course`; `summaries`: {exercise id:
+    ExerciseSummary} (class_results.exercise_summary); `mistakes`: {exercise id: [Mistake]}."""
+    views = [ExerciseView(summaries[exercise.id], mistakes.get(exercise.id, [])) for exercise in course.exercises]
     graded = [student for student in students if student.results is not None]
     times = [student.results.get("execution_time", 0.0) for student in graded]
     slowest = sorted(((student.name, student.results.get("execution_time", 0.0)) for student in graded),
