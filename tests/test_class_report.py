@@ -78,8 +78,9 @@ def test_every_catalogued_mistake_is_diagnosed_in_its_own_students_results(summa
 def test_each_known_mistake_counts_the_students_who_made_it_and_shared_signatures_count_together(summaries):
     for exercise_id, mistakes in MISTAKES.items():
         summary = summaries[exercise_id]
-        assert sum(summary.matches.values()) == len(mistakes)
-        for match, students in summary.matches.items():
+        assert sum(map(len, summary.matched_students.values())) == len(mistakes)
+        for match, names in summary.matched_students.items():
+            students = len(names)
             same_signature = [mistake for mistake in mistakes if mistake.signature == match.mistakes[0].signature]
             assert list(match.mistakes) == same_signature and students == len(same_signature)
             assert match.ambiguous == (len(same_signature) > 1 or match.whole_task)
@@ -117,12 +118,13 @@ def test_the_report_names_what_is_not_a_plain_failure_and_who_was_not_graded(gra
 
 def test_the_report_lists_each_mistake_with_its_count_and_ambiguous_signatures_as_such(grades, summaries):
     html = grades[1].report.read_text()
-    rows = sum(len(summary.matches) for summary in summaries.values())
-    ambiguous = sum(match.ambiguous for summary in summaries.values() for match in summary.matches)
+    rows = sum(len(summary.matched_students) for summary in summaries.values())
+    ambiguous = sum(match.ambiguous for summary in summaries.values() for match in summary.matched_students)
     assert html.count("<strong>ambiguous</strong>") == ambiguous and 0 < ambiguous < rows
     rows = html.split("<tr")
     for summary in summaries.values():
-        for match, students in summary.matches.items():
+        for match, names in summary.matched_students.items():
+            students = len(names)
             ids = [f"({mistake.id})" for mistake in match.mistakes]
             row = next(row for row in rows if all(id in row for id in ids) and "<details>" in row)
             assert row.startswith(f' class="{"ambiguous" if match.ambiguous else ""}"><td class="number">{students}<')

@@ -17,7 +17,7 @@ import ast
 import pytest
 
 from coursekit import paths
-from coursekit.report.mistakes import diagnose, load_mistakes
+from coursekit.report.mistakes import diagnose, grader_test_name, load_mistakes, lost_points, task_of_test
 
 import mistake_signatures
 from catalogues import all_submissions, catalogue_paths, load_catalogue
@@ -68,8 +68,7 @@ def test_the_signatures_are_those_of_the_catalogued_mistakes():
 
 def failed_tests(results):
     """{grader test function name: the task it counts towards} for every test that lost points."""
-    return {test["extra_data"]["test"].rpartition("::")[2]: test["tags"][1].partition(".")[2]
-            for test in results["tests"] if test["score"] < test["max_score"]}
+    return {grader_test_name(test): task_of_test(test) for test in results["tests"] if lost_points(test)}
 
 
 def scores_by_task(results):

@@ -10,7 +10,6 @@ catalogued mistakes the students' results match (mistakes.py).
 
 import csv
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,9 +69,17 @@ class ExerciseSummary:
     tests: list = field(default_factory=list)         # [TestRate], worst pass rate first
     unusual: dict = field(default_factory=dict)       # {status: [student, ...]}
     not_graded: dict = field(default_factory=dict)    # {student: why} (missing, SyntaxError line 3, ...)
-    matches: Counter = field(default_factory=Counter)     # {mistakes.Match: how many students it matches}
     diagnoses: dict = field(default_factory=dict)     # {student: Diagnosis}
     unexplained: list = field(default_factory=list)   # students who lost points no catalogued mistake explains
+
+    @property
+    def matched_students(self):
+        """{mistakes.Match: [student, ...]}: each match found, and the students whose results it matches."""
+        students = {}
+        for student, diagnosis in self.diagnoses.items():
+            for match in diagnosis.matches:
+                students.setdefault(match, []).append(student)
+        return students
 
 
 def _read_csv(path):
@@ -155,7 +162,7 @@ def exercise_summary(exercise, students, mistakes):
             if status in UNUSUAL_STATUSES and student.name not in summary.unusual.get(status, []):
                 summary.unusual.setdefault(status, []).append(student.name)
         _diagnose(summary, student, tests, mistakes)
-    summary.tests = sorted(rates.values(), key=lambda rate: (rate.rate, list(rates).index(rate.name)))
+    summary.tests = sorted(rates.values(), key=lambda rate: rate.rate)      # stable: ties in grader order
     return summary
 
 
@@ -164,6 +171,5 @@ def _diagnose(summary, student, tests, mistakes):
     if diagnosis is None:
         return
     summary.diagnoses[student.name] = diagnosis
-    summary.matches.update(diagnosis.matches)
     if {task_of_test(test) for test in tests if lost_points(test)} - diagnosis.explained:
         summary.unexplained.append(student.name)

@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass
 
 from coursekit import paths
-from coursekit.batch.status import NOT_GRADED
+from coursekit.batch.status import NOT_GRADED, failure_reason
 
 SIGNATURES_FILE = paths.AUTOGRADER / "mistake_signatures.json"
 GENERATED_BY = ("python tests/mistake_signatures.py (make mistake-signatures): each mistake of "
@@ -124,12 +124,8 @@ def _not_diagnosable(tests):
     """Whether a task's `tests` are not to be diagnosed: each failure stopped at the stub's
     NotImplementedError (an unfinished task), or one came back with no result (NO_RESULT)."""
     failed = [test for test in tests if lost_points(test)]
-    unfinished = bool(failed) and all("NotImplementedError" in _reason(test) for test in failed)
+    unfinished = bool(failed) and all("NotImplementedError" in failure_reason(test) for test in failed)
     return unfinished or any(status_of_test(test) in NO_RESULT for test in failed)
-
-
-def _reason(test):
-    return test.get("extra_data", {}).get("reason") or test.get("output", "")
 
 
 def diagnose(results, exercise_id, mistakes):

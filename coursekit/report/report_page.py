@@ -9,7 +9,6 @@ inline, and the page's Content-Security-Policy forbids any request: it opens off
 """
 
 import statistics
-from dataclasses import dataclass
 
 from coursekit.report import plots
 from coursekit.report.page_templates import render
@@ -17,34 +16,11 @@ from coursekit.report.page_templates import render
 SLOWEST_SHOWN = 5
 
 
-@dataclass(frozen=True)
-class KnownMistakeRow:
-    match: object          # mistakes.Match
-    students: tuple
-
-    @property
-    def task(self):
-        return self.match.task
-
-    @property
-    def mistakes(self):
-        return self.match.mistakes
-
-    @property
-    def ambiguous(self):
-        return self.match.ambiguous
-
-    @property
-    def whole_task(self):
-        return self.match.whole_task
-
-
 class ExerciseView:
     """What the page shows of one exercise: its ExerciseSummary's numbers and figures."""
 
     def __init__(self, summary, catalogued):
         """`catalogued`: the exercise's Mistakes (mistakes.load_mistakes), [] when it has none."""
-        self.summary = summary
         self.exercise, self.points = summary.exercise, summary.points
         self.tests, self.unusual, self.not_graded = summary.tests, summary.unusual, summary.not_graded
         self.unexplained, self.catalogued = summary.unexplained, catalogued
@@ -57,18 +33,11 @@ class ExerciseView:
         self.named = sum(bool(diagnosis.single) for diagnosis in diagnoses)
         self.only_ambiguous = sum(bool(diagnosis.matches) and not diagnosis.single for diagnosis in diagnoses)
         self.graded_on_tests = max((test.graded for test in self.tests), default=0)
-        self.known = self._known_rows()
-        matched = {mistake for row in self.known for mistake in row.mistakes}
+        self.known = sorted(summary.matched_students.items(),     # [(Match, [student, ...])], commonest first
+                            key=lambda row: (-len(row[1]), row[0].task, row[0].mistakes[0].id))
+        matched = {mistake for match, _ in self.known for mistake in match.mistakes}
         self.unmatched = [mistake for mistake in catalogued if mistake not in matched]
         self.histogram = plots.score_histogram(self.scores, self.points) if self.scores else ""
-
-    def _known_rows(self):
-        students = {}
-        for student, diagnosis in self.summary.diagnoses.items():
-            for match in diagnosis.matches:
-                students.setdefault(match, []).append(student)
-        rows = [KnownMistakeRow(match, tuple(names)) for match, names in students.items()]
-        return sorted(rows, key=lambda row: (-len(row.students), row.task, row.mistakes[0].id))
 
 
 def report_html(course, students, summaries, mistakes):
